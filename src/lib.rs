@@ -1,0 +1,7 @@
+//! groupdeck: a self-hosted chat-group service (the group model of Tencent
+//! Cloud Chat) and the terminal console that moderates it.
+
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod usersig;

@@ -1,0 +1,1052 @@
+//! The application layer. Each write is one command in one transaction: load
+//! the facts, ask the model's rules, write the change and its events. Both
+//! APIs (`/api/v1` and the Tencent `/v4`) call these functions, so the same
+//! change emits the same events whichever API made it.
+
+use crate::model::limits::{
+    self, MAX_FACE_URL_BYTES, MAX_INITIAL_MEMBERS, MAX_INTRODUCTION_BYTES, MAX_INVITE_BATCH,
+    MAX_MESSAGE_BYTES, MAX_NOTIFICATION_BYTES, MAX_REASON_BYTES,
+};
+use crate::model::{
+    Actor, AddOption, Audience, EventKind, GroupError, GroupType, InviteOption, InviteOutcome,
+    JoinOutcome, MembershipChange, ModifyScope, Role, rules,
+};
+use crate::store::rows;
+use crate::store::{
+    GroupRow, MemberRow, NewEvent, RequestListing, RequestRow, RequestStatus, SqliteStore, Tx,
+};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+type Result<T> = std::result::Result<T, GroupError>;
+
+/// The largest page any list returns.
+pub const MAX_PAGE: u32 = 500;
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// A group to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewGroup {
+    pub group_id: Option<String>,
+    pub name: String,
+    pub group_type: Option<GroupType>,
+    pub add_option: Option<AddOption>,
+    pub invite_option: Option<InviteOption>,
+    pub introduction: Option<String>,
+    pub notification: Option<String>,
+    pub face_url: Option<String>,
+    pub max_members: Option<u64>,
+    /// Initial members besides the owner, with an optional role (`Admin` or `Member`).
+    pub members: Vec<(String, Option<Role>)>,
+    /// The owner. `None` from the user API means the caller; `/v4` may leave a group ownerless.
+    pub owner: Option<String>,
+    pub ownerless: bool,
+}
+
+/// A change of profile or options; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GroupChanges {
+    pub name: Option<String>,
+    pub introduction: Option<String>,
+    pub notification: Option<String>,
+    pub face_url: Option<String>,
+    pub add_option: Option<AddOption>,
+    pub invite_option: Option<InviteOption>,
+    pub max_members: Option<u64>,
+    pub mute_all: Option<bool>,
+}
+
+/// A group as the caller sees it.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub group: GroupRow,
+    pub my_role: Option<Role>,
+    /// Pending join requests, for those who may decide them.
+    pub pending_requests: Option<u64>,
+}
+
+/// The result of an application to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinResult {
+    Joined,
+    Pending { request_id: u64 },
+}
+
+/// What happened to one invitee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteResult {
+    Added,
+    Pending { request_id: u64 },
+    Failed(GroupError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Refuse,
+}
+
+/// How loudly a change is announced (`/v4` `Silence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tips {
+    #[default]
+    Everyone,
+    /// Only the users the change is about (kicked members); nobody for adds.
+    Silent,
+}
+
+pub struct Service {
+    store: Arc<SqliteStore>,
+    known_users: Mutex<HashSet<String>>,
+}
+
+fn ensure_len(field: &str, value: &Option<String>, max: usize) -> Result<()> {
+    match value {
+        Some(v) => limits::check_len(field, v, max),
+        None => Ok(()),
+    }
+}
+
+fn load_group(tx: &mut dyn Tx, group_id: &str) -> Result<GroupRow> {
+    tx.group(group_id)?
+        .ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))
+}
+
+fn now_secs(tx: &dyn Tx) -> u64 {
+    tx.now_ms() / 1000
+}
+
+/// Checks that a user may hold one more group.
+fn check_user_room(tx: &mut dyn Tx, group_type: GroupType, user: &str) -> Result<()> {
+    if !group_type.counts_toward_user_limit() {
+        return Ok(());
+    }
+    let count = tx.user_group_count(user)?;
+    let limit = tx.limits().user_group_limit;
+    rules::check_user_limit(user, count, limit)
+}
+
+fn require_user(tx: &mut dyn Tx, user: &str) -> Result<()> {
+    limits::validate_user_id(user)?;
+    if tx.user_exists(user)? {
+        Ok(())
+    } else {
+        Err(GroupError::UserNotFound(user.to_string()))
+    }
+}
+
+fn member_event(
+    group: &GroupRow,
+    kind: EventKind,
+    actor: &Actor,
+    targets: Vec<String>,
+    detail: Value,
+    audience: Audience,
+    membership: MembershipChange,
+) -> NewEvent {
+    NewEvent {
+        group_id: group.group_id.clone(),
+        kind,
+        actor: actor.user_id.clone(),
+        targets,
+        detail,
+        audience,
+        membership,
+    }
+}
+
+/// Announces a request to the group's approvers and the applicant.
+fn request_audience(tx: &mut dyn Tx, group_id: &str, applicant: &str, inviter: Option<&str>) -> Result<Audience> {
+    let mut users = tx.approvers(group_id)?;
+    users.push(applicant.to_string());
+    if let Some(inv) = inviter {
+        users.push(inv.to_string());
+    }
+    users.sort();
+    users.dedup();
+    Ok(Audience::Only(users))
+}
+
+fn request_is_expired(tx: &dyn Tx, r: &RequestRow) -> bool {
+    let retention_ms = tx.limits().request_retention_secs.saturating_mul(1000);
+    r.created_at.saturating_add(retention_ms) < tx.now_ms()
+}
+
+impl Service {
+    pub fn new(store: Arc<SqliteStore>) -> Service {
+        Service {
+            store,
+            known_users: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// Makes sure a signed-in user exists (a user who signs in exists, as on Tencent).
+    pub async fn register(&self, user: &str) -> Result<()> {
+        if self.known_users.lock().is_ok_and(|k| k.contains(user)) {
+            return Ok(());
+        }
+        limits::validate_user_id(user)?;
+        let u = user.to_string();
+        self.store.write(move |tx| tx.ensure_user(&u, "", "")).await?;
+        if let Ok(mut known) = self.known_users.lock() {
+            if known.len() > 100_000 {
+                known.clear();
+            }
+            known.insert(user.to_string());
+        }
+        Ok(())
+    }
+
+    /// Imports accounts (`/v4` `account_import`); returns those that failed.
+    pub async fn import_users(&self, users: Vec<(String, String, String)>) -> Result<Vec<String>> {
+        let mut failed = Vec::new();
+        let mut valid = Vec::new();
+        for (id, nick, face) in users {
+            if limits::validate_user_id(&id).is_ok() {
+                valid.push((id, nick, face));
+            } else {
+                failed.push(id);
+            }
+        }
+        self.store
+            .write(move |tx| {
+                for (id, nick, face) in &valid {
+                    tx.ensure_user(id, nick, face)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(failed)
+    }
+
+    pub async fn user_exists(&self, user: &str) -> Result<bool> {
+        let u = user.to_string();
+        self.store.read(move |c| rows::user_exists(c, &u)).await
+    }
+
+    pub async fn create_group(&self, actor: &Actor, spec: NewGroup) -> Result<GroupRow> {
+        let group_type = spec
+            .group_type
+            .ok_or_else(|| GroupError::invalid("type is required: Work, Public, Meeting, AVChatRoom or Community"))?;
+        limits::validate_name(&spec.name)?;
+        ensure_len("introduction", &spec.introduction, MAX_INTRODUCTION_BYTES)?;
+        ensure_len("notification", &spec.notification, MAX_NOTIFICATION_BYTES)?;
+        ensure_len("face_url", &spec.face_url, MAX_FACE_URL_BYTES)?;
+        if let Some(id) = &spec.group_id {
+            limits::validate_custom_group_id(id, group_type)?;
+        }
+        if group_type == GroupType::AVChatRoom {
+            if !spec.members.is_empty() {
+                return Err(GroupError::denied("an AVChatRoom group cannot be created with members; they join by themselves"));
+            }
+            if spec.invite_option.is_some() {
+                return Err(GroupError::denied("AVChatRoom groups take no invitations; the invite option cannot be set"));
+            }
+        }
+        if spec.members.len() > MAX_INITIAL_MEMBERS {
+            return Err(GroupError::BatchTooLarge {
+                got: spec.members.len(),
+                max: MAX_INITIAL_MEMBERS,
+            });
+        }
+        for (user, role) in &spec.members {
+            limits::validate_user_id(user)?;
+            match role {
+                Some(Role::Owner) => {
+                    return Err(GroupError::invalid("no initial member can be Owner; name the owner instead"));
+                }
+                Some(Role::Admin) if !group_type.has_admins() => {
+                    return Err(GroupError::invalid(format!("{group_type} groups have no admins")));
+                }
+                _ => {}
+            }
+        }
+        let owner = if spec.ownerless {
+            None
+        } else {
+            Some(spec.owner.clone().unwrap_or_else(|| actor.user_id.clone()))
+        };
+        let actor = actor.clone();
+        self.store
+            .write(move |tx| {
+                let max_members = match spec.max_members {
+                    Some(m) => {
+                        tx.limits().check_max_members(group_type, m, 0)?;
+                        Some(m)
+                    }
+                    None => tx.limits().default_cap(group_type),
+                };
+                let group_id = match &spec.group_id {
+                    Some(id) => {
+                        if let Some(existing) = tx.group(id)? {
+                            let mine = existing.owner.as_deref() == Some(actor.user_id.as_str())
+                                || (owner.is_some() && existing.owner == owner);
+                            return Err(if mine {
+                                GroupError::GroupIdOwned(id.clone())
+                            } else {
+                                GroupError::GroupIdTaken(id.clone())
+                            });
+                        }
+                        id.clone()
+                    }
+                    None => loop {
+                        let id = limits::generate_group_id(group_type);
+                        if tx.group(&id)?.is_none() {
+                            break id;
+                        }
+                    },
+                };
+                let mut everyone: Vec<(String, Role)> = Vec::new();
+                if let Some(o) = &owner {
+                    require_user(tx, o)?;
+                    everyone.push((o.clone(), Role::Owner));
+                }
+                for (user, role) in &spec.members {
+                    if everyone.iter().any(|(u, _)| u == user) {
+                        continue;
+                    }
+                    require_user(tx, user)?;
+                    everyone.push((user.clone(), role.unwrap_or(Role::Member)));
+                }
+                if let Some(max) = max_members {
+                    let n = everyone.len() as u64;
+                    if n > max {
+                        return Err(GroupError::GroupFull {
+                            group: group_id,
+                            count: n,
+                            max,
+                        });
+                    }
+                }
+                for (user, _) in &everyone {
+                    check_user_room(tx, group_type, user)?;
+                }
+                let now = now_secs(tx);
+                let mut group = GroupRow {
+                    group_id: group_id.clone(),
+                    group_type,
+                    name: spec.name.clone(),
+                    introduction: spec.introduction.clone().unwrap_or_default(),
+                    notification: spec.notification.clone().unwrap_or_default(),
+                    face_url: spec.face_url.clone().unwrap_or_default(),
+                    owner: owner.clone(),
+                    add_option: spec.add_option.unwrap_or(group_type.default_add_option()),
+                    invite_option: spec.invite_option.or(group_type.default_invite_option()),
+                    max_members,
+                    member_count: everyone.len() as u64,
+                    created_at: now,
+                    info_seq: 1,
+                    last_info_time: now,
+                    mute_all: false,
+                    activated: everyone.len() > 1,
+                };
+                tx.insert_group(&group)?;
+                for (user, role) in &everyone {
+                    tx.add_member(&group, user, *role)?;
+                }
+                let targets: Vec<String> = everyone.iter().map(|(u, _)| u.clone()).collect();
+                tx.emit(member_event(
+                    &group,
+                    EventKind::GroupCreated,
+                    &actor,
+                    targets.clone(),
+                    json!({
+                        "type": group_type.as_str(),
+                        "name": group.name,
+                        "owner": group.owner,
+                        "add_option": group.add_option.as_str(),
+                        "invite_option": group.invite_option.map(|o| o.as_str()),
+                        "member_count": group.member_count,
+                    }),
+                    Audience::Members,
+                    MembershipChange {
+                        joined: targets,
+                        ..Default::default()
+                    },
+                ))?;
+                group.activated = group.member_count > 1;
+                Ok(group)
+            })
+            .await
+    }
+
+    pub async fn group_view(&self, actor: &Actor, group_id: &str) -> Result<GroupView> {
+        limits::validate_group_id_lookup(group_id)?;
+        let gid = group_id.to_string();
+        let user = actor.user_id.clone();
+        let (group, role, pending) = self
+            .store
+            .read(move |c| {
+                let Some(g) = rows::group(c, &gid)? else {
+                    return Ok((None, None, 0));
+                };
+                let role = rows::role(c, &gid, &user)?;
+                let pending = rows::pending_count(c, &gid)?;
+                Ok((Some(g), role, pending))
+            })
+            .await?;
+        let group = group.ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))?;
+        rules::check_view(&group.facts(), actor, role)?;
+        Ok(GroupView {
+            pending_requests: rules::is_approver(actor, role).then_some(pending),
+            group,
+            my_role: role,
+        })
+    }
+
+    /// Groups the actor belongs to, or every group for an app admin asking `all`.
+    pub async fn list_groups(
+        &self,
+        actor: &Actor,
+        all: bool,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<(Vec<GroupView>, Option<String>)> {
+        if all && !actor.app_admin {
+            return Err(GroupError::denied("only app admins may list every group (scope=all)"));
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = cursor.unwrap_or_default();
+        let user = actor.user_id.clone();
+        let is_admin = actor.app_admin;
+        let items = self
+            .store
+            .read(move |c| {
+                let list: Vec<(GroupRow, Option<Role>)> = if all {
+                    rows::all_groups(c, &after, limit, None)?
+                        .into_iter()
+                        .map(|g| {
+                            let role = rows::role(c, &g.group_id, &user)?;
+                            Ok((g, role))
+                        })
+                        .collect::<rusqlite::Result<_>>()?
+                } else {
+                    rows::joined_groups(c, &user, &after, limit, false)?
+                        .into_iter()
+                        .map(|(g, r)| (g, Some(r)))
+                        .collect()
+                };
+                list.into_iter()
+                    .map(|(g, role)| {
+                        let approver = is_admin || matches!(role, Some(Role::Owner | Role::Admin));
+                        let pending = if approver {
+                            Some(rows::pending_count(c, &g.group_id)?)
+                        } else {
+                            None
+                        };
+                        Ok(GroupView {
+                            group: g,
+                            my_role: role,
+                            pending_requests: pending,
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let next = (items.len() as u32 == limit)
+            .then(|| items.last().map(|v| v.group.group_id.clone()))
+            .flatten();
+        Ok((items, next))
+    }
+
+    pub async fn modify_group(&self, actor: &Actor, group_id: &str, ch: GroupChanges) -> Result<Vec<&'static str>> {
+        limits::validate_group_id_lookup(group_id)?;
+        if let Some(name) = &ch.name {
+            limits::validate_name(name)?;
+        }
+        ensure_len("introduction", &ch.introduction, MAX_INTRODUCTION_BYTES)?;
+        ensure_len("notification", &ch.notification, MAX_NOTIFICATION_BYTES)?;
+        ensure_len("face_url", &ch.face_url, MAX_FACE_URL_BYTES)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let scope = ModifyScope {
+                    profile: ch.name.is_some()
+                        || ch.introduction.is_some()
+                        || ch.notification.is_some()
+                        || ch.face_url.is_some()
+                        || ch.mute_all.is_some(),
+                    add_option: ch.add_option.is_some(),
+                    invite_option: ch.invite_option.is_some(),
+                    max_members: ch.max_members.is_some(),
+                };
+                rules::check_modify(&g.facts(), &actor, role, scope)?;
+                if let Some(m) = ch.max_members {
+                    tx.limits().check_max_members(g.group_type, m, g.member_count)?;
+                }
+                let mut changed: Vec<&'static str> = Vec::new();
+                let mut detail = serde_json::Map::new();
+                macro_rules! apply {
+                    ($field:ident, $name:literal, $val:expr) => {
+                        if let Some(v) = ch.$field.clone() {
+                            if g.$field != v {
+                                g.$field = v;
+                                changed.push($name);
+                                detail.insert($name.into(), $val(&g.$field));
+                            }
+                        }
+                    };
+                }
+                apply!(name, "name", |v: &String| json!(v));
+                apply!(introduction, "introduction", |v: &String| json!(v));
+                apply!(notification, "notification", |v: &String| json!(v));
+                apply!(face_url, "face_url", |v: &String| json!(v));
+                apply!(add_option, "add_option", |v: &AddOption| json!(v.as_str()));
+                apply!(mute_all, "mute_all", |v: &bool| json!(v));
+                if let Some(opt) = ch.invite_option {
+                    if g.invite_option != Some(opt) {
+                        g.invite_option = Some(opt);
+                        changed.push("invite_option");
+                        detail.insert("invite_option".into(), json!(opt.as_str()));
+                    }
+                }
+                if let Some(m) = ch.max_members {
+                    if g.max_members != Some(m) {
+                        g.max_members = Some(m);
+                        changed.push("max_members");
+                        detail.insert("max_members".into(), json!(m));
+                    }
+                }
+                if changed.is_empty() {
+                    return Ok(changed);
+                }
+                g.info_seq += 1;
+                g.last_info_time = now_secs(tx);
+                tx.update_group(&g)?;
+                detail.insert("fields".into(), json!(changed));
+                tx.emit(member_event(
+                    &g,
+                    EventKind::GroupInfoChanged,
+                    &actor,
+                    Vec::new(),
+                    Value::Object(detail),
+                    Audience::Members,
+                    MembershipChange::default(),
+                ))?;
+                Ok(changed)
+            })
+            .await
+    }
+
+    pub async fn disband(&self, actor: &Actor, group_id: &str) -> Result<()> {
+        limits::validate_group_id_lookup(group_id)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                rules::check_disband(&g.facts(), &actor, role)?;
+                tx.end_pending_requests(&gid, None)?;
+                tx.delete_group(&gid)?;
+                tx.emit(member_event(
+                    &g,
+                    EventKind::GroupDisbanded,
+                    &actor,
+                    Vec::new(),
+                    json!({"name": g.name, "type": g.group_type.as_str(), "member_count": g.member_count}),
+                    Audience::Members,
+                    MembershipChange {
+                        dissolved: true,
+                        ..Default::default()
+                    },
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn join(&self, actor: &Actor, group_id: &str, message: Option<String>) -> Result<JoinResult> {
+        limits::validate_group_id_lookup(group_id)?;
+        ensure_len("message", &message, MAX_MESSAGE_BYTES)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let outcome = rules::check_join(&g.facts(), &actor, role)?;
+                check_user_room(tx, g.group_type, &actor.user_id)?;
+                let message = message.unwrap_or_default();
+                match outcome {
+                    JoinOutcome::Joined => {
+                        tx.add_member(&g, &actor.user_id, Role::Member)?;
+                        g.member_count += 1;
+                        g.activated = true;
+                        tx.update_group(&g)?;
+                        tx.end_pending_requests(&gid, Some(&actor.user_id))?;
+                        tx.emit(member_event(
+                            &g,
+                            EventKind::MemberJoined,
+                            &actor,
+                            vec![actor.user_id.clone()],
+                            json!({"via": "join", "member_count": g.member_count}),
+                            Audience::Members,
+                            MembershipChange {
+                                joined: vec![actor.user_id.clone()],
+                                ..Default::default()
+                            },
+                        ))?;
+                        Ok(JoinResult::Joined)
+                    }
+                    JoinOutcome::Pending => {
+                        let now = tx.now_ms();
+                        let id = match tx.pending_request(&gid, &actor.user_id)? {
+                            Some(mut existing) if existing.inviter.is_none() => {
+                                existing.message = message.clone();
+                                existing.created_at = now;
+                                tx.update_request(&existing)?;
+                                existing.id
+                            }
+                            _ => tx.insert_request(&RequestRow {
+                                id: 0,
+                                group_id: gid.clone(),
+                                applicant: actor.user_id.clone(),
+                                inviter: None,
+                                message: message.clone(),
+                                created_at: now,
+                                status: RequestStatus::Pending,
+                                handled_by: None,
+                                handled_at: None,
+                                reason: String::new(),
+                            })?,
+                        };
+                        let audience = request_audience(tx, &gid, &actor.user_id, None)?;
+                        tx.emit(member_event(
+                            &g,
+                            EventKind::JoinRequested,
+                            &actor,
+                            vec![actor.user_id.clone()],
+                            json!({"request_id": id, "kind": "join", "message": message}),
+                            audience,
+                            MembershipChange::default(),
+                        ))?;
+                        Ok(JoinResult::Pending { request_id: id })
+                    }
+                }
+            })
+            .await
+    }
+
+    pub async fn quit(&self, actor: &Actor, group_id: &str) -> Result<()> {
+        limits::validate_group_id_lookup(group_id)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                rules::check_quit(&g.facts(), &actor, role)?;
+                tx.remove_member(&g, &actor.user_id)?;
+                g.member_count = g.member_count.saturating_sub(1);
+                if role == Some(Role::Owner) {
+                    g.owner = None;
+                }
+                tx.update_group(&g)?;
+                tx.emit(member_event(
+                    &g,
+                    EventKind::MemberQuit,
+                    &actor,
+                    vec![actor.user_id.clone()],
+                    json!({"member_count": g.member_count, "was_owner": role == Some(Role::Owner)}),
+                    Audience::Members,
+                    MembershipChange {
+                        left: vec![actor.user_id.clone()],
+                        ..Default::default()
+                    },
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Invites (user API) or adds (app admin, `/v4` `add_group_member`) users; a result per user.
+    pub async fn invite(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        users: Vec<String>,
+        tips: Tips,
+    ) -> Result<Vec<(String, InviteResult)>> {
+        limits::validate_group_id_lookup(group_id)?;
+        if users.is_empty() {
+            return Err(GroupError::invalid("name at least one user to invite"));
+        }
+        if users.len() > MAX_INVITE_BATCH {
+            return Err(GroupError::BatchTooLarge {
+                got: users.len(),
+                max: MAX_INVITE_BATCH,
+            });
+        }
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let mode = rules::check_invite(&g.facts(), &actor, role)?;
+                let mut results: Vec<(String, InviteResult)> = Vec::with_capacity(users.len());
+                let mut added: Vec<String> = Vec::new();
+                let mut seen = HashSet::new();
+                for user in users {
+                    if !seen.insert(user.clone()) {
+                        continue;
+                    }
+                    let outcome = (|| -> Result<InviteResult> {
+                        require_user(tx, &user)?;
+                        if tx.role(&gid, &user)?.is_some() {
+                            return Err(GroupError::AlreadyMember {
+                                user: user.clone(),
+                                group: gid.clone(),
+                            });
+                        }
+                        match mode {
+                            InviteOutcome::Added => {
+                                rules::check_capacity(&g.facts(), 1)?;
+                                check_user_room(tx, g.group_type, &user)?;
+                                tx.add_member(&g, &user, Role::Member)?;
+                                g.member_count += 1;
+                                tx.end_pending_requests(&gid, Some(&user))?;
+                                Ok(InviteResult::Added)
+                            }
+                            InviteOutcome::Pending => {
+                                let now = tx.now_ms();
+                                let id = match tx.pending_request(&gid, &user)? {
+                                    Some(mut existing) => {
+                                        existing.created_at = now;
+                                        existing.inviter = Some(actor.user_id.clone());
+                                        tx.update_request(&existing)?;
+                                        existing.id
+                                    }
+                                    None => tx.insert_request(&RequestRow {
+                                        id: 0,
+                                        group_id: gid.clone(),
+                                        applicant: user.clone(),
+                                        inviter: Some(actor.user_id.clone()),
+                                        message: String::new(),
+                                        created_at: now,
+                                        status: RequestStatus::Pending,
+                                        handled_by: None,
+                                        handled_at: None,
+                                        reason: String::new(),
+                                    })?,
+                                };
+                                let audience = request_audience(tx, &gid, &user, Some(&actor.user_id))?;
+                                tx.emit(member_event(
+                                    &g,
+                                    EventKind::JoinRequested,
+                                    &actor,
+                                    vec![user.clone()],
+                                    json!({"request_id": id, "kind": "invite", "inviter": actor.user_id, "message": ""}),
+                                    audience,
+                                    MembershipChange::default(),
+                                ))?;
+                                Ok(InviteResult::Pending { request_id: id })
+                            }
+                        }
+                    })();
+                    match outcome {
+                        Ok(InviteResult::Added) => {
+                            added.push(user.clone());
+                            results.push((user, InviteResult::Added));
+                        }
+                        Ok(other) => results.push((user, other)),
+                        Err(e @ GroupError::Internal(_)) => return Err(e),
+                        Err(e) => results.push((user, InviteResult::Failed(e))),
+                    }
+                }
+                if !added.is_empty() {
+                    g.activated = true;
+                    tx.update_group(&g)?;
+                    let audience = match tips {
+                        Tips::Everyone => Audience::Members,
+                        Tips::Silent => Audience::Only(Vec::new()),
+                    };
+                    tx.emit(member_event(
+                        &g,
+                        EventKind::MemberJoined,
+                        &actor,
+                        added.clone(),
+                        json!({"via": "invite", "inviter": actor.user_id, "member_count": g.member_count}),
+                        audience,
+                        MembershipChange {
+                            joined: added,
+                            ..Default::default()
+                        },
+                    ))?;
+                }
+                Ok(results)
+            })
+            .await
+    }
+
+    pub async fn members(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<(GroupRow, Vec<MemberRow>, Option<String>)> {
+        limits::validate_group_id_lookup(group_id)?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let gid = group_id.to_string();
+        let user = actor.user_id.clone();
+        let after = cursor.unwrap_or_default();
+        let (group, role, page) = self
+            .store
+            .read(move |c| {
+                let Some(g) = rows::group(c, &gid)? else {
+                    return Ok((None, None, Vec::new()));
+                };
+                let role = rows::role(c, &gid, &user)?;
+                let page = rows::members(c, &gid, &after, limit)?;
+                Ok((Some(g), role, page))
+            })
+            .await?;
+        let group = group.ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))?;
+        rules::check_list_members(&group.facts(), actor, role)?;
+        let next = (page.len() as u32 == limit)
+            .then(|| page.last().map(|m| m.user_id.clone()))
+            .flatten();
+        Ok((group, page, next))
+    }
+
+    pub async fn kick(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        targets: Vec<String>,
+        reason: Option<String>,
+        tips: Tips,
+    ) -> Result<()> {
+        limits::validate_group_id_lookup(group_id)?;
+        ensure_len("reason", &reason, MAX_REASON_BYTES)?;
+        if targets.is_empty() {
+            return Err(GroupError::invalid("name at least one member to remove"));
+        }
+        if targets.len() > 100 {
+            return Err(GroupError::BatchTooLarge {
+                got: targets.len(),
+                max: 100,
+            });
+        }
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let mut removed = Vec::new();
+                for target in targets {
+                    if removed.contains(&target) {
+                        continue;
+                    }
+                    let target_role = tx.role(&gid, &target)?;
+                    rules::check_kick(&g.facts(), &actor, role, &target, target_role)?;
+                    tx.remove_member(&g, &target)?;
+                    g.member_count = g.member_count.saturating_sub(1);
+                    removed.push(target);
+                }
+                tx.update_group(&g)?;
+                let audience = match tips {
+                    Tips::Everyone => Audience::Members,
+                    Tips::Silent => Audience::Only(removed.clone()),
+                };
+                tx.emit(member_event(
+                    &g,
+                    EventKind::MemberKicked,
+                    &actor,
+                    removed.clone(),
+                    json!({"reason": reason.unwrap_or_default(), "member_count": g.member_count}),
+                    audience,
+                    MembershipChange {
+                        left: removed,
+                        ..Default::default()
+                    },
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn set_role(&self, actor: &Actor, group_id: &str, target: &str, new_role: Role) -> Result<bool> {
+        limits::validate_group_id_lookup(group_id)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        let target = target.to_string();
+        self.store
+            .write(move |tx| {
+                let g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let target_role = tx.role(&gid, &target)?;
+                rules::check_set_role(&g.facts(), &actor, role, &target, target_role, new_role)?;
+                if target_role == Some(new_role) {
+                    return Ok(false);
+                }
+                tx.set_role(&gid, &target, new_role)?;
+                let kind = if new_role == Role::Admin {
+                    EventKind::AdminGranted
+                } else {
+                    EventKind::AdminRevoked
+                };
+                tx.emit(member_event(
+                    &g,
+                    kind,
+                    &actor,
+                    vec![target.clone()],
+                    json!({"role": new_role.as_str()}),
+                    Audience::Members,
+                    MembershipChange::default(),
+                ))?;
+                Ok(true)
+            })
+            .await
+    }
+
+    pub async fn transfer_owner(&self, actor: &Actor, group_id: &str, new_owner: &str) -> Result<()> {
+        limits::validate_group_id_lookup(group_id)?;
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        let new_owner = new_owner.to_string();
+        self.store
+            .write(move |tx| {
+                let mut g = load_group(tx, &gid)?;
+                let role = tx.role(&gid, &actor.user_id)?;
+                let new_role = tx.role(&gid, &new_owner)?;
+                rules::check_transfer(&g.facts(), &actor, role, &new_owner, new_role)?;
+                let old_owner = g.owner.clone();
+                if let Some(old) = &old_owner {
+                    tx.set_role(&gid, old, Role::Member)?;
+                }
+                tx.set_role(&gid, &new_owner, Role::Owner)?;
+                g.owner = Some(new_owner.clone());
+                g.info_seq += 1;
+                g.last_info_time = now_secs(tx);
+                tx.update_group(&g)?;
+                tx.emit(member_event(
+                    &g,
+                    EventKind::OwnerChanged,
+                    &actor,
+                    vec![new_owner.clone()],
+                    json!({"old_owner": old_owner, "new_owner": new_owner}),
+                    Audience::Members,
+                    MembershipChange::default(),
+                ))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn requests(
+        &self,
+        actor: &Actor,
+        status: Option<RequestStatus>,
+        cursor: Option<u64>,
+        limit: u32,
+    ) -> Result<(Vec<RequestListing>, Option<u64>)> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let user = actor.user_id.clone();
+        let admin = actor.app_admin;
+        let items = self
+            .store
+            .read(move |c| rows::requests_for(c, &user, admin, status, cursor.unwrap_or(0), limit))
+            .await?;
+        let next = (items.len() as u32 == limit)
+            .then(|| items.last().map(|r| r.request.id))
+            .flatten();
+        Ok((items, next))
+    }
+
+    pub async fn decide(&self, actor: &Actor, request_id: u64, decision: Decision, reason: Option<String>) -> Result<()> {
+        ensure_len("reason", &reason, MAX_REASON_BYTES)?;
+        let actor = actor.clone();
+        self.store
+            .write(move |tx| {
+                let mut req = tx
+                    .request(request_id)?
+                    .ok_or_else(|| GroupError::RequestNotFound(request_id.to_string()))?;
+                let gid = req.group_id.clone();
+                let Some(mut g) = tx.group(&gid)? else {
+                    return Err(if req.status == RequestStatus::Pending {
+                        GroupError::GroupNotFound(gid)
+                    } else {
+                        GroupError::RequestHandled(request_id.to_string())
+                    });
+                };
+                let role = tx.role(&gid, &actor.user_id)?;
+                rules::check_handle_request(&g.facts(), &actor, role)?;
+                if req.status != RequestStatus::Pending || request_is_expired(tx, &req) {
+                    return Err(GroupError::RequestHandled(request_id.to_string()));
+                }
+                let applicant = req.applicant.clone();
+                if decision == Decision::Accept {
+                    if tx.role(&gid, &applicant)?.is_some() {
+                        return Err(GroupError::AlreadyMember {
+                            user: applicant,
+                            group: gid,
+                        });
+                    }
+                    rules::check_capacity(&g.facts(), 1)?;
+                    check_user_room(tx, g.group_type, &applicant)?;
+                }
+                req.status = if decision == Decision::Accept {
+                    RequestStatus::Accepted
+                } else {
+                    RequestStatus::Refused
+                };
+                req.handled_by = Some(actor.user_id.clone());
+                req.handled_at = Some(tx.now_ms());
+                req.reason = reason.clone().unwrap_or_default();
+                tx.update_request(&req)?;
+                let audience = request_audience(tx, &gid, &applicant, req.inviter.as_deref())?;
+                tx.emit(member_event(
+                    &g,
+                    EventKind::JoinRequestHandled,
+                    &actor,
+                    vec![applicant.clone()],
+                    json!({
+                        "request_id": request_id,
+                        "decision": if decision == Decision::Accept { "accepted" } else { "refused" },
+                        "by": actor.user_id,
+                        "reason": req.reason,
+                        "kind": if req.inviter.is_some() { "invite" } else { "join" },
+                    }),
+                    audience,
+                    MembershipChange::default(),
+                ))?;
+                if decision == Decision::Accept {
+                    tx.add_member(&g, &applicant, Role::Member)?;
+                    g.member_count += 1;
+                    g.activated = true;
+                    tx.update_group(&g)?;
+                    tx.emit(member_event(
+                        &g,
+                        EventKind::MemberJoined,
+                        &actor,
+                        vec![applicant.clone()],
+                        json!({
+                            "via": if req.inviter.is_some() { "invite" } else { "approval" },
+                            "request_id": request_id,
+                            "inviter": req.inviter,
+                            "member_count": g.member_count,
+                        }),
+                        Audience::Members,
+                        MembershipChange {
+                            joined: vec![applicant],
+                            ..Default::default()
+                        },
+                    ))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}

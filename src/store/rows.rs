@@ -1,0 +1,330 @@
+//! Mapping between SQLite rows and the store's row types, and the read
+//! queries the service and the event stream use. Plain functions over a
+//! connection, so they run on any reader (or inside the writer's transaction).
+
+use super::{GroupRow, MemberRow, RequestRow, RequestStatus};
+use crate::model::{AddOption, Event, EventKind, GroupType, InviteOption, Role};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashSet;
+
+fn bad_column(idx: usize, what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        Type::Text,
+        format!("unexpected {what} {value:?} in the database").into(),
+    )
+}
+
+fn u64_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(idx)?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+fn opt_u64_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
+    let v: Option<i64> = row.get(idx)?;
+    Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+}
+
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn role_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Role> {
+    let s: String = row.get(idx)?;
+    Role::parse(&s).ok_or_else(|| bad_column(idx, "role", &s))
+}
+
+pub const GROUP_COLUMNS: &str = "group_id, type, name, introduction, notification, face_url, owner, \
+     add_option, invite_option, max_members, member_count, created_at, info_seq, last_info_time, \
+     mute_all, activated";
+
+/// Maps a row selected with [`GROUP_COLUMNS`] (at offset 0).
+pub fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRow> {
+    let type_s: String = row.get(1)?;
+    let add_s: String = row.get(7)?;
+    let invite_s: Option<String> = row.get(8)?;
+    let invite_option = match invite_s {
+        None => None,
+        Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| bad_column(8, "invite option", &s))?),
+    };
+    Ok(GroupRow {
+        group_id: row.get(0)?,
+        group_type: GroupType::parse_any(&type_s).ok_or_else(|| bad_column(1, "group type", &type_s))?,
+        name: row.get(2)?,
+        introduction: row.get(3)?,
+        notification: row.get(4)?,
+        face_url: row.get(5)?,
+        owner: row.get(6)?,
+        add_option: AddOption::parse_any(&add_s).ok_or_else(|| bad_column(7, "join option", &add_s))?,
+        invite_option,
+        max_members: opt_u64_col(row, 9)?,
+        member_count: u64_col(row, 10)?,
+        created_at: u64_col(row, 11)?,
+        info_seq: u64_col(row, 12)?,
+        last_info_time: u64_col(row, 13)?,
+        mute_all: row.get(14)?,
+        activated: row.get(15)?,
+    })
+}
+
+pub const MEMBER_COLUMNS: &str = "user_id, role, join_time, name_card, mute_until, msg_flag";
+
+pub fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
+    Ok(MemberRow {
+        user_id: row.get(0)?,
+        role: role_col(row, 1)?,
+        join_time: u64_col(row, 2)?,
+        name_card: row.get(3)?,
+        mute_until: u64_col(row, 4)?,
+        msg_flag: row.get(5)?,
+    })
+}
+
+pub const REQUEST_COLUMNS: &str =
+    "id, group_id, applicant, inviter, message, created_at, status, handled_by, handled_at, reason";
+
+pub fn request_from_row(row: &Row<'_>) -> rusqlite::Result<RequestRow> {
+    let status_s: String = row.get(6)?;
+    Ok(RequestRow {
+        id: u64_col(row, 0)?,
+        group_id: row.get(1)?,
+        applicant: row.get(2)?,
+        inviter: row.get(3)?,
+        message: row.get(4)?,
+        created_at: u64_col(row, 5)?,
+        status: RequestStatus::parse(&status_s).ok_or_else(|| bad_column(6, "request status", &status_s))?,
+        handled_by: row.get(7)?,
+        handled_at: opt_u64_col(row, 8)?,
+        reason: row.get(9)?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.time, e.group_id, e.kind, e.actor, e.targets, e.detail";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind_s: String = row.get(3)?;
+    let targets_s: String = row.get(5)?;
+    let detail_s: String = row.get(6)?;
+    Ok(Event {
+        id: u64_col(row, 0)?,
+        time: u64_col(row, 1)?,
+        group_id: row.get(2)?,
+        kind: EventKind::parse(&kind_s).ok_or_else(|| bad_column(3, "event kind", &kind_s))?,
+        actor: row.get(4)?,
+        targets: serde_json::from_str(&targets_s).map_err(|_| bad_column(5, "targets", &targets_s))?,
+        detail: serde_json::from_str(&detail_s).map_err(|_| bad_column(6, "detail", &detail_s))?,
+    })
+}
+
+pub fn group(conn: &Connection, group_id: &str) -> rusqlite::Result<Option<GroupRow>> {
+    conn.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"))?
+        .query_row([group_id], group_from_row)
+        .optional()
+}
+
+pub fn role(conn: &Connection, group_id: &str, user: &str) -> rusqlite::Result<Option<Role>> {
+    conn.prepare_cached("SELECT role FROM members WHERE group_id = ?1 AND user_id = ?2")?
+        .query_row([group_id, user], |r| role_col(r, 0))
+        .optional()
+}
+
+pub fn user_exists(conn: &Connection, user: &str) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM users WHERE user_id = ?1")?
+        .query_row([user], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Groups the user belongs to (AVChatRoom excluded), keyset-paged by group ID.
+pub fn joined_groups(
+    conn: &Connection,
+    user: &str,
+    after: &str,
+    limit: u32,
+    include_av: bool,
+) -> rusqlite::Result<Vec<(GroupRow, Role)>> {
+    let cols: String = GROUP_COLUMNS
+        .split(", ")
+        .map(|c| format!("g.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols}, m.role FROM members m JOIN groups g ON g.group_id = m.group_id \
+         WHERE m.user_id = ?1 AND m.group_id > ?2 AND (?4 OR g.type <> 'AVChatRoom') \
+         ORDER BY m.group_id LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![user, after, limit, include_av], |r| {
+        Ok((group_from_row(r)?, role_col(r, 16)?))
+    })?;
+    rows.collect()
+}
+
+/// Every group, keyset-paged by group ID, optionally of one type.
+pub fn all_groups(
+    conn: &Connection,
+    after: &str,
+    limit: u32,
+    group_type: Option<GroupType>,
+) -> rusqlite::Result<Vec<GroupRow>> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id > ?1 AND (?3 IS NULL OR type = ?3) \
+         ORDER BY group_id LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![after, limit, group_type.map(|t| t.as_str())], group_from_row)?;
+    rows.collect()
+}
+
+pub fn count_groups(conn: &Connection, group_type: Option<GroupType>) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM groups WHERE ?1 IS NULL OR type = ?1")?
+        .query_row([group_type.map(|t| t.as_str())], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Members of a group, keyset-paged by user ID.
+pub fn members(conn: &Connection, group_id: &str, after: &str, limit: u32) -> rusqlite::Result<Vec<MemberRow>> {
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![group_id, after, limit], member_from_row)?;
+    rows.collect()
+}
+
+/// Members of a group by offset (the `/v4` paging), owner and admins first.
+pub fn members_by_offset(
+    conn: &Connection,
+    group_id: &str,
+    offset: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<MemberRow>> {
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 ORDER BY user_id LIMIT ?3 OFFSET ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![group_id, to_i64(offset), limit], member_from_row)?;
+    rows.collect()
+}
+
+pub fn pending_count(conn: &Connection, group_id: &str) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM join_requests WHERE group_id = ?1 AND status = 'pending'")?
+        .query_row([group_id], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A join request with the name and type of its group.
+#[derive(Debug, Clone)]
+pub struct RequestListing {
+    pub request: RequestRow,
+    pub group_name: String,
+    pub group_type: Option<GroupType>,
+}
+
+/// Join requests the user may decide (owner/admin of the group; every one for
+/// app admins) and the user's own, keyset-paged by id.
+pub fn requests_for(
+    conn: &Connection,
+    user: &str,
+    app_admin: bool,
+    status: Option<RequestStatus>,
+    after: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<RequestListing>> {
+    let cols: String = REQUEST_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols}, coalesce(g.name, ''), g.type FROM join_requests r \
+         LEFT JOIN groups g ON g.group_id = r.group_id \
+         WHERE r.id > ?1 AND (?2 IS NULL OR r.status = ?2) \
+         AND (?3 OR r.applicant = ?4 OR r.group_id IN \
+              (SELECT group_id FROM members WHERE user_id = ?4 AND role IN ('Owner', 'Admin'))) \
+         ORDER BY r.id LIMIT ?5"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![to_i64(after), status.map(|s| s.as_str()), app_admin, user, limit],
+        |r| {
+            let t: Option<String> = r.get(11)?;
+            Ok(RequestListing {
+                request: request_from_row(r)?,
+                group_name: r.get(10)?,
+                group_type: t.as_deref().and_then(GroupType::parse_any),
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+pub fn request(conn: &Connection, id: u64) -> rusqlite::Result<Option<RequestRow>> {
+    conn.prepare_cached(&format!("SELECT {REQUEST_COLUMNS} FROM join_requests WHERE id = ?1"))?
+        .query_row([to_i64(id)], request_from_row)
+        .optional()
+}
+
+/// The newest event id and the id up to which the log was pruned.
+pub fn log_bounds(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    let pruned: i64 = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'pruned_through'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let head: Option<i64> = conn
+        .prepare_cached("SELECT max(id) FROM events")?
+        .query_row([], |r| r.get(0))?;
+    let pruned = u64::try_from(pruned).unwrap_or(0);
+    Ok((head.map(|h| u64::try_from(h).unwrap_or(0)).unwrap_or(pruned).max(pruned), pruned))
+}
+
+/// Events in `(after, upto]` the user was entitled to when they happened
+/// (every event when `user` is `None`), oldest first, at most `limit`.
+pub fn entitled_events(
+    conn: &Connection,
+    user: Option<&str>,
+    after: u64,
+    upto: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Event>> {
+    let (after, upto) = (to_i64(after), to_i64(upto));
+    let Some(user) = user else {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id > ?1 AND e.id <= ?2 ORDER BY e.id LIMIT ?3");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![after, upto, limit], event_from_row)?;
+        return rows.collect();
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM (\
+            SELECT group_id, from_event AS f, ?2 AS t FROM members WHERE user_id = ?3 \
+            UNION ALL \
+            SELECT group_id, from_event, to_event FROM membership_history \
+              WHERE user_id = ?3 AND to_event > ?1) iv \
+         JOIN events e ON e.group_id = iv.group_id AND e.id >= iv.f AND e.id <= iv.t \
+         WHERE e.audience_only = 0 AND e.id > ?1 AND e.id <= ?2 \
+         UNION \
+         SELECT {EVENT_COLUMNS} FROM event_recipients r JOIN events e ON e.id = r.event_id \
+         WHERE r.user_id = ?3 AND r.event_id > ?1 AND r.event_id <= ?2 \
+         ORDER BY 1 LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![after, upto, user, limit], event_from_row)?;
+    rows.collect()
+}
+
+/// The groups the user was a member of right after event `at`.
+pub fn memberships_at(conn: &Connection, user: &str, at: u64) -> rusqlite::Result<HashSet<String>> {
+    let at = to_i64(at);
+    let mut stmt = conn.prepare_cached(
+        "SELECT group_id FROM members WHERE user_id = ?1 AND from_event <= ?2 \
+         UNION SELECT group_id FROM membership_history \
+           WHERE user_id = ?1 AND from_event <= ?2 AND to_event > ?2",
+    )?;
+    let rows = stmt.query_map(params![user, at], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}

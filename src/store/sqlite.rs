@@ -1,0 +1,650 @@
+//! The embedded SQLite store: WAL, `synchronous=FULL` by default, one writer
+//! thread doing group commit (a savepoint per command, one fsync per batch,
+//! replies and event publication only after the commit), and a small pool of
+//! reader connections for queries.
+
+use super::rows::{self, to_i64};
+use super::{GroupRow, NewEvent, RequestRow, StoreResult, Tx};
+use crate::model::{Audience, GroupError, Limits, Published, Role};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+
+/// Versioned migrations, applied in order at start-up (`PRAGMA user_version`).
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// Commands taken into one transaction at most.
+const MAX_BATCH: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    pub path: PathBuf,
+    /// `synchronous=FULL` (default) or `NORMAL`.
+    pub synchronous_full: bool,
+    pub readers: usize,
+    /// How many of the newest events are kept for resuming streams.
+    pub event_retention: u64,
+    pub limits: Limits,
+}
+
+impl SqliteConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteConfig {
+            path: path.into(),
+            synchronous_full: true,
+            readers: 4,
+            event_retention: 1_000_000,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A batch of events committed together, in id order.
+pub type EventBatch = Arc<Vec<Published>>;
+
+type Completion = Box<dyn FnOnce(Result<(), GroupError>) + Send>;
+type Job = Box<dyn FnOnce(Option<&mut SqliteTx<'_>>) -> (bool, Completion) + Send>;
+
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+    hub: broadcast::Sender<EventBatch>,
+    limits: Limits,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn storage_error(e: rusqlite::Error) -> GroupError {
+    GroupError::Internal(e.to_string())
+}
+
+fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let start = usize::try_from(version).unwrap_or(usize::MAX);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    pub fn open(config: SqliteConfig) -> anyhow::Result<Arc<SqliteStore>> {
+        if let Some(dir) = config.path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut writer = open_connection(&config.path, config.synchronous_full)?;
+        migrate(&mut writer)?;
+        let (head, _) = rows::log_bounds(&writer)?;
+        let readers = (0..config.readers.max(1))
+            .map(|_| open_connection(&config.path, config.synchronous_full))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (jobs, rx) = mpsc::channel(4096);
+        let (hub, _) = broadcast::channel(1024);
+        let writer_state = Writer {
+            conn: writer,
+            next_event_id: head + 1,
+            limits: config.limits.clone(),
+            hub: hub.clone(),
+            retention: config.event_retention.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("groupdeck-writer".into())
+            .spawn(move || writer_state.run(rx))?;
+        Ok(Arc::new(SqliteStore {
+            jobs,
+            reader_slots: Semaphore::new(readers.len()),
+            readers: Mutex::new(readers),
+            hub,
+            limits: config.limits,
+            writer: Mutex::new(Some(handle)),
+        }))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Receives every committed batch of events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EventBatch> {
+        self.hub.subscribe()
+    }
+
+    /// Runs one command in the writer's next batch; resolves after the batch is durable.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |tx| {
+            let result = match tx {
+                Some(tx) => f(tx),
+                None => Err(GroupError::Internal("the database is unavailable".into())),
+            };
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let _ = reply.send(commit.and(result));
+            });
+            (ok, done)
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| GroupError::Internal("the store is shut down".into()))?;
+        answer
+            .await
+            .map_err(|_| GroupError::Internal("the writer stopped".into()))?
+    }
+
+    /// Runs a read on one of the reader connections, inside one snapshot.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let _permit = self
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| GroupError::Internal("the store is shut down".into()))?;
+        let conn = self
+            .readers
+            .lock()
+            .map_err(|_| GroupError::Internal("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| GroupError::Internal("no reader connection free".into()))?;
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = (|| {
+                let tx = conn.unchecked_transaction()?;
+                let out = f(&tx)?;
+                tx.finish()?;
+                Ok(out)
+            })();
+            (conn, result)
+        })
+        .await
+        .map_err(|e| GroupError::Internal(format!("read task failed: {e}")))?;
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(conn);
+        }
+        result.map_err(storage_error)
+    }
+
+}
+
+impl Drop for SqliteStore {
+    /// Lets the writer finish the commands already queued, then waits for it,
+    /// so a store opened again on the same file sees everything.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    next_event_id: u64,
+    limits: Limits,
+    hub: broadcast::Sender<EventBatch>,
+    retention: u64,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(&mut batch);
+            self.maybe_prune();
+        }
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Job>) {
+        let start_id = self.next_event_id;
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!("cannot begin a transaction: {e}");
+            let err = storage_error(e);
+            for job in batch.drain(..) {
+                let (_, done) = job(None);
+                done(Err(err.clone()));
+            }
+            return;
+        }
+        let mut tx = SqliteTx {
+            conn: &self.conn,
+            now: now_ms(),
+            next_event_id: start_id,
+            events: Vec::new(),
+            limits: &self.limits,
+        };
+        for job in batch.drain(..) {
+            let events_mark = tx.events.len();
+            let id_mark = tx.next_event_id;
+            if let Err(e) = tx.conn.execute_batch("SAVEPOINT cmd") {
+                let (_, done) = job(None);
+                tracing::error!("cannot open a savepoint: {e}");
+                completions.push(done);
+                continue;
+            }
+            let (ok, done) = job(Some(&mut tx));
+            let closed = if ok {
+                tx.conn.execute_batch("RELEASE cmd")
+            } else {
+                tx.events.truncate(events_mark);
+                tx.next_event_id = id_mark;
+                tx.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")
+            };
+            if let Err(e) = closed {
+                tracing::error!("savepoint failed: {e}");
+            }
+            completions.push(done);
+        }
+        let next_id = tx.next_event_id;
+        let events = std::mem::take(&mut tx.events);
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.next_event_id = next_id;
+                if !events.is_empty() {
+                    // No subscriber is fine: the events are in the log.
+                    let _ = self.hub.send(Arc::new(events));
+                }
+                for done in completions {
+                    done(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!("commit failed, batch rolled back: {e}");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.next_event_id = start_id;
+                let err = storage_error(e);
+                for done in completions {
+                    done(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    /// Drops events older than the retention window (with the entitlement
+    /// rows only they needed), a chunk at a time.
+    fn maybe_prune(&mut self) {
+        let head = self.next_event_id.saturating_sub(1);
+        let Ok((_, pruned)) = rows::log_bounds(&self.conn) else {
+            return;
+        };
+        let slack = (self.retention / 10).max(1);
+        if head.saturating_sub(pruned) <= self.retention + slack {
+            return;
+        }
+        let cut = head - self.retention;
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute("DELETE FROM events WHERE id <= ?1", [to_i64(cut)])?;
+            tx.execute("DELETE FROM event_recipients WHERE event_id <= ?1", [to_i64(cut)])?;
+            tx.execute("DELETE FROM membership_history WHERE to_event <= ?1", [to_i64(cut)])?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'pruned_through'", [to_i64(cut)])?;
+            tx.commit()
+        })();
+        if let Err(e) = result {
+            tracing::warn!("pruning the event log failed: {e}");
+        }
+    }
+}
+
+/// The writer's transaction as seen by one command.
+pub struct SqliteTx<'a> {
+    conn: &'a Connection,
+    now: u64,
+    next_event_id: u64,
+    events: Vec<Published>,
+    limits: &'a Limits,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn now_ms(&self) -> u64 {
+        self.now
+    }
+
+    fn limits(&self) -> &Limits {
+        self.limits
+    }
+
+    fn user_exists(&mut self, user: &str) -> StoreResult<bool> {
+        rows::user_exists(self.conn, user).map_err(storage_error)
+    }
+
+    fn ensure_user(&mut self, user: &str, nick: &str, face_url: &str) -> StoreResult<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO users(user_id, nick, face_url, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(user_id) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![user, nick, face_url, to_i64(self.now / 1000)]))
+            .map_err(storage_error)?;
+        Ok(n > 0)
+    }
+
+    fn user_group_count(&mut self, user: &str) -> StoreResult<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM members m JOIN groups g ON g.group_id = m.group_id \
+                 WHERE m.user_id = ?1 AND g.type <> 'AVChatRoom'",
+            )
+            .and_then(|mut s| s.query_row([user], |r| r.get(0)))
+            .map_err(storage_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn group(&mut self, group_id: &str) -> StoreResult<Option<GroupRow>> {
+        rows::group(self.conn, group_id).map_err(storage_error)
+    }
+
+    fn insert_group(&mut self, g: &GroupRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO groups({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                rows::GROUP_COLUMNS
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    g.group_id,
+                    g.group_type.as_str(),
+                    g.name,
+                    g.introduction,
+                    g.notification,
+                    g.face_url,
+                    g.owner,
+                    g.add_option.as_str(),
+                    g.invite_option.map(|o| o.as_str()),
+                    g.max_members.map(to_i64),
+                    to_i64(g.member_count),
+                    to_i64(g.created_at),
+                    to_i64(g.info_seq),
+                    to_i64(g.last_info_time),
+                    g.mute_all,
+                    g.activated,
+                ])
+            })
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn update_group(&mut self, g: &GroupRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE groups SET name = ?2, introduction = ?3, notification = ?4, face_url = ?5, \
+                 owner = ?6, add_option = ?7, invite_option = ?8, max_members = ?9, member_count = ?10, \
+                 info_seq = ?11, last_info_time = ?12, mute_all = ?13, activated = ?14 WHERE group_id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    g.group_id,
+                    g.name,
+                    g.introduction,
+                    g.notification,
+                    g.face_url,
+                    g.owner,
+                    g.add_option.as_str(),
+                    g.invite_option.map(|o| o.as_str()),
+                    g.max_members.map(to_i64),
+                    to_i64(g.member_count),
+                    to_i64(g.info_seq),
+                    to_i64(g.last_info_time),
+                    g.mute_all,
+                    g.activated,
+                ])
+            })
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn delete_group(&mut self, group_id: &str) -> StoreResult<()> {
+        let to = to_i64(self.next_event_id);
+        let r = (|| -> rusqlite::Result<()> {
+            self.conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO membership_history(user_id, group_id, from_event, to_event) \
+                     SELECT user_id, group_id, from_event, ?2 FROM members WHERE group_id = ?1",
+                )?
+                .execute(params![group_id, to])?;
+            self.conn
+                .prepare_cached("DELETE FROM members WHERE group_id = ?1")?
+                .execute([group_id])?;
+            self.conn
+                .prepare_cached("DELETE FROM groups WHERE group_id = ?1")?
+                .execute([group_id])?;
+            Ok(())
+        })();
+        r.map_err(storage_error)
+    }
+
+    fn role(&mut self, group_id: &str, user: &str) -> StoreResult<Option<Role>> {
+        rows::role(self.conn, group_id, user).map_err(storage_error)
+    }
+
+    fn add_member(&mut self, group: &GroupRow, user: &str, role: Role) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO members(group_id, user_id, role, join_time, from_event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    group.group_id,
+                    user,
+                    role.as_str(),
+                    to_i64(self.now / 1000),
+                    to_i64(self.next_event_id)
+                ])
+            })
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn remove_member(&mut self, group: &GroupRow, user: &str) -> StoreResult<()> {
+        let to = to_i64(self.next_event_id);
+        let r = (|| -> rusqlite::Result<()> {
+            let from: Option<i64> = self
+                .conn
+                .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2 RETURNING from_event")?
+                .query_row(params![group.group_id, user], |r| r.get(0))
+                .optional()?;
+            if let Some(from) = from {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO membership_history(user_id, group_id, from_event, to_event) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![user, group.group_id, from, to])?;
+            }
+            Ok(())
+        })();
+        r.map_err(storage_error)
+    }
+
+    fn set_role(&mut self, group_id: &str, user: &str, role: Role) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2")
+            .and_then(|mut s| s.execute(params![group_id, user, role.as_str()]))
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn member_ids(&mut self, group_id: &str) -> StoreResult<Vec<String>> {
+        let r = (|| -> rusqlite::Result<Vec<String>> {
+            let mut s = self
+                .conn
+                .prepare_cached("SELECT user_id FROM members WHERE group_id = ?1 ORDER BY user_id")?;
+            let rows = s.query_map([group_id], |r| r.get(0))?;
+            rows.collect()
+        })();
+        r.map_err(storage_error)
+    }
+
+    fn approvers(&mut self, group_id: &str) -> StoreResult<Vec<String>> {
+        let r = (|| -> rusqlite::Result<Vec<String>> {
+            let mut s = self.conn.prepare_cached(
+                "SELECT user_id FROM members WHERE group_id = ?1 AND role IN ('Owner', 'Admin') ORDER BY user_id",
+            )?;
+            let rows = s.query_map([group_id], |r| r.get(0))?;
+            rows.collect()
+        })();
+        r.map_err(storage_error)
+    }
+
+    fn request(&mut self, id: u64) -> StoreResult<Option<RequestRow>> {
+        rows::request(self.conn, id).map_err(storage_error)
+    }
+
+    fn pending_request(&mut self, group_id: &str, applicant: &str) -> StoreResult<Option<RequestRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM join_requests WHERE group_id = ?1 AND applicant = ?2 AND status = 'pending' \
+                 ORDER BY id LIMIT 1",
+                rows::REQUEST_COLUMNS
+            ))
+            .and_then(|mut s| s.query_row([group_id, applicant], rows::request_from_row).optional())
+            .map_err(storage_error)
+    }
+
+    fn insert_request(&mut self, r: &RequestRow) -> StoreResult<u64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO join_requests(group_id, applicant, inviter, message, created_at, status, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    r.group_id,
+                    r.applicant,
+                    r.inviter,
+                    r.message,
+                    to_i64(r.created_at),
+                    r.status.as_str(),
+                    r.reason
+                ])
+            })
+            .map_err(storage_error)?;
+        Ok(u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0))
+    }
+
+    fn update_request(&mut self, r: &RequestRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE join_requests SET inviter = ?2, message = ?3, created_at = ?4, status = ?5, \
+                 handled_by = ?6, handled_at = ?7, reason = ?8 WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    to_i64(r.id),
+                    r.inviter,
+                    r.message,
+                    to_i64(r.created_at),
+                    r.status.as_str(),
+                    r.handled_by,
+                    r.handled_at.map(to_i64),
+                    r.reason
+                ])
+            })
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn end_pending_requests(&mut self, group_id: &str, applicant: Option<&str>) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE join_requests SET status = 'ended', handled_at = ?3 \
+                 WHERE group_id = ?1 AND status = 'pending' AND (?2 IS NULL OR applicant = ?2)",
+            )
+            .and_then(|mut s| s.execute(params![group_id, applicant, to_i64(self.now)]))
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn emit(&mut self, e: NewEvent) -> StoreResult<u64> {
+        let id = self.next_event_id;
+        let targets = serde_json::to_string(&e.targets).map_err(|e| GroupError::Internal(e.to_string()))?;
+        let detail = serde_json::to_string(&e.detail).map_err(|e| GroupError::Internal(e.to_string()))?;
+        let only = matches!(e.audience, Audience::Only(_));
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events(id, time, group_id, kind, actor, targets, detail, audience_only) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    to_i64(id),
+                    to_i64(self.now),
+                    e.group_id,
+                    e.kind.as_str(),
+                    e.actor,
+                    targets,
+                    detail,
+                    only
+                ])
+            })
+            .map_err(storage_error)?;
+        if let Audience::Only(users) = &e.audience {
+            let mut stmt = self
+                .conn
+                .prepare_cached("INSERT OR IGNORE INTO event_recipients(user_id, event_id) VALUES (?1, ?2)")
+                .map_err(storage_error)?;
+            for u in users {
+                stmt.execute(params![u, to_i64(id)]).map_err(storage_error)?;
+            }
+        }
+        self.next_event_id += 1;
+        self.events.push(Published {
+            event: crate::model::Event {
+                id,
+                time: self.now,
+                group_id: e.group_id,
+                kind: e.kind,
+                actor: e.actor,
+                targets: e.targets,
+                detail: e.detail,
+            },
+            audience: e.audience,
+            membership: e.membership,
+        });
+        Ok(id)
+    }
+}
