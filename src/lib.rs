@@ -5,3 +5,5 @@ pub mod model;
 pub mod service;
 pub mod store;
 pub mod usersig;
+pub mod server;
+pub mod config;

@@ -1,1 +1,190 @@
-fn main() {}
+//! The `groupdeck` command line: parse, load config, call into the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use groupdeck::config::{self, ConfigFile, DEFAULT_APP_ID, Paths};
+use groupdeck::server::{self, ServerConfig};
+use groupdeck::usersig::{DEFAULT_EXPIRE_SECS, SigKey};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "groupdeck",
+    version,
+    about = "Self-hosted chat groups (the Tencent Cloud Chat group model) and a terminal console to moderate them",
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Print where config, keymap, data, key and logs live, then exit.
+    #[arg(long)]
+    print_paths: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the group service (HTTP + JSON API, live events over SSE).
+    Serve(ServeArgs),
+    /// Mint a UserSig with the server's key, as Tencent's console does.
+    Usersig(UsersigArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GROUPDECK_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Database: sqlite://PATH (default: groupdeck.db in the data directory).
+    #[arg(long, env = "GROUPDECK_DB")]
+    db: Option<String>,
+    /// The SDKAppID tickets must carry.
+    #[arg(long, env = "GROUPDECK_APP_ID")]
+    app_id: Option<u64>,
+    /// File holding the secret key; created with a random key (mode 0600) when missing.
+    #[arg(long, env = "GROUPDECK_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// An app admin identity (repeatable). Default: `administrator`.
+    #[arg(long = "app-admin", env = "GROUPDECK_APP_ADMINS", value_delimiter = ',')]
+    app_admins: Vec<String>,
+    /// Requests per second allowed per identity (0 = unlimited).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Burst of requests allowed per identity.
+    #[arg(long)]
+    rate_burst: Option<u32>,
+    /// Largest request body in bytes (larger ones get 413).
+    #[arg(long)]
+    body_limit: Option<usize>,
+    /// How many of the newest events are kept for resuming streams.
+    #[arg(long)]
+    event_retention: Option<u64>,
+    /// SQLite durability: `full` (default; fsync every commit) or `normal`.
+    #[arg(long, value_parser = ["full", "normal"])]
+    synchronous: Option<String>,
+    /// Groups one user may create or join.
+    #[arg(long)]
+    user_group_limit: Option<u64>,
+}
+
+#[derive(clap::Args)]
+struct UsersigArgs {
+    /// The user ID to sign for.
+    #[arg(long)]
+    user: String,
+    /// Validity in seconds (default 180 days).
+    #[arg(long, default_value_t = DEFAULT_EXPIRE_SECS)]
+    expire: u64,
+    /// The SDKAppID.
+    #[arg(long, env = "GROUPDECK_APP_ID")]
+    app_id: Option<u64>,
+    /// The server's key file.
+    #[arg(long, env = "GROUPDECK_KEY_FILE")]
+    key_file: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let paths = Paths::resolve()?;
+    if cli.print_paths {
+        println!("config:  {}", paths.config_file().display());
+        println!("keymap:  {}", paths.keymap_file().display());
+        println!("data:    {}", paths.data_dir.display());
+        println!("server:  {}", paths.server_db().display());
+        println!("key:     {}", paths.key_file().display());
+        println!("logs:    {}", paths.log_dir().display());
+        return Ok(());
+    }
+    let file = ConfigFile::load(&paths.config_file())?;
+    match cli.command {
+        Some(Command::Serve(args)) => serve(args, file, &paths),
+        Some(Command::Usersig(args)) => usersig(args, file, &paths),
+        None => Ok(()),
+    }
+}
+
+fn serve(args: ServeArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let s = file.server;
+    let db = args.db.or(s.db);
+    let db_path = match db {
+        Some(d) => config::sqlite_path(&d)?,
+        None => paths.server_db(),
+    };
+    let key_file = args.key_file.or(s.key_file).unwrap_or_else(|| paths.key_file());
+    let key = config::load_or_create_key(&key_file)?;
+    let app_id = args.app_id.or(s.app_id).unwrap_or(DEFAULT_APP_ID);
+    let mut cfg = ServerConfig::new(db_path, app_id, key);
+    cfg.listen = match args.listen {
+        Some(l) => l,
+        None => match s.listen {
+            Some(l) => l.parse().with_context(|| format!("server.listen {l:?} is not an address"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 9090)),
+        },
+    };
+    let admins: Vec<String> = if args.app_admins.is_empty() {
+        s.app_admins
+    } else {
+        args.app_admins
+    };
+    if !admins.is_empty() {
+        cfg.app_admins = admins;
+    }
+    if let Some(v) = args.rate_limit.or(s.rate_limit) {
+        cfg.rate_per_second = v;
+        cfg.rate_burst = v.saturating_mul(2);
+    }
+    if let Some(v) = args.rate_burst.or(s.rate_burst) {
+        cfg.rate_burst = v;
+    }
+    if let Some(v) = args.body_limit.or(s.body_limit) {
+        cfg.body_limit = v;
+    }
+    if let Some(v) = args.event_retention.or(s.event_retention) {
+        cfg.event_retention = v;
+    }
+    if let Some(v) = args.synchronous.or(s.synchronous) {
+        cfg.synchronous_full = match v.as_str() {
+            "full" | "FULL" => true,
+            "normal" | "NORMAL" => false,
+            other => anyhow::bail!("synchronous must be `full` or `normal`, not {other:?}"),
+        };
+    }
+    if let Some(v) = args.user_group_limit.or(s.user_group_limit) {
+        cfg.limits.user_group_limit = v;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let running = server::start(cfg.clone()).await?;
+        eprintln!(
+            "groupdeck serving on {} (app id {}, database {}, key {}; app admins: {})",
+            running.base_url(),
+            cfg.app_id,
+            cfg.db_path.display(),
+            key_file.display(),
+            cfg.app_admins.join(", ")
+        );
+        running.run_until_signal().await
+    })
+}
+
+fn usersig(args: UsersigArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result<()> {
+    groupdeck::model::limits::validate_user_id(&args.user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key_file = args
+        .key_file
+        .or(file.server.key_file)
+        .unwrap_or_else(|| paths.key_file());
+    let key = config::read_key(&key_file)?;
+    let app_id = args.app_id.or(file.server.app_id).unwrap_or(DEFAULT_APP_ID);
+    println!("{}", SigKey::new(app_id, key).sign(&args.user, args.expire));
+    Ok(())
+}

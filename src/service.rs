@@ -1049,4 +1049,31 @@ impl Service {
             })
             .await
     }
+
+    /// The groups among these requests' groups where the actor may decide.
+    pub async fn approver_groups(&self, actor: &Actor, items: &[RequestListing]) -> Result<Vec<String>> {
+        let mut groups: Vec<String> = items.iter().map(|l| l.request.group_id.clone()).collect();
+        groups.sort();
+        groups.dedup();
+        if actor.app_admin || groups.is_empty() {
+            return Ok(groups);
+        }
+        let user = actor.user_id.clone();
+        self.store
+            .read(move |c| {
+                let mut out = Vec::new();
+                for g in groups {
+                    if matches!(rows::role(c, &g, &user)?, Some(Role::Owner | Role::Admin)) {
+                        out.push(g);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// The newest event id and the id through which the log was pruned.
+    pub async fn log_bounds(&self) -> Result<(u64, u64)> {
+        self.store.read(rows::log_bounds).await
+    }
 }

@@ -1,0 +1,105 @@
+//! Who is calling: `Authorization: Bearer <UserSig>` verified against the
+//! server's app id and key, the per-identity rate limit, and registration of
+//! users on first sign-in.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::model::Actor;
+use crate::model::limits::validate_user_id;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// The authenticated caller of a `/api/v1` route.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+/// Requests per second and burst per identity; `None` disables limiting.
+pub struct RateLimit {
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+impl RateLimit {
+    pub fn new(per_second: u32, burst: u32) -> RateLimit {
+        let limiter = NonZeroU32::new(per_second).map(|rate| {
+            let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+            DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+        });
+        RateLimit { limiter }
+    }
+
+    /// `Err(seconds to wait)` when the identity is over its rate.
+    pub fn check(&self, who: &str) -> Result<(), u64> {
+        let Some(l) = &self.limiter else {
+            return Ok(());
+        };
+        l.check_key(&who.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Forgets identities that have been idle long enough to be back at full burst.
+    pub fn forget_idle(&self) {
+        if let Some(l) = &self.limiter {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+fn unauthorized(code: u32, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// The UserSig from the `Authorization` header, or the `usersig` query
+/// parameter (for clients such as browsers' EventSource that cannot set headers).
+fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let text = value
+            .to_str()
+            .map_err(|_| unauthorized(70003, "the Authorization header is not valid text"))?;
+        let sig = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .ok_or_else(|| unauthorized(70003, "use `Authorization: Bearer <UserSig>`"))?;
+        return Ok(sig.trim().to_string());
+    }
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "usersig")
+            .map(|(_, v)| v.to_string())
+    });
+    from_query.ok_or_else(|| {
+        unauthorized(
+            70002,
+            "no UserSig: send `Authorization: Bearer <UserSig>` (mint one with `groupdeck usersig --user ID`)",
+        )
+    })
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let sig = presented_sig(parts)?;
+        let ticket = st.key.verify(&sig, None)?;
+        validate_user_id(&ticket.identifier)
+            .map_err(|_| unauthorized(70003, "the UserSig names an invalid user ID"))?;
+        st.rate_limit
+            .check(&ticket.identifier)
+            .map_err(ApiError::rate_limited)?;
+        st.service.register(&ticket.identifier).await?;
+        let app_admin = st.app_admins.contains(&ticket.identifier);
+        Ok(Caller(Actor {
+            user_id: ticket.identifier,
+            app_admin,
+        }))
+    }
+}
