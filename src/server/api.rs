@@ -554,7 +554,7 @@ pub async fn transfer_owner(
 fn request_info(caller: &Caller, l: RequestListing, approver_groups: &[String]) -> JoinRequestInfo {
     let r = l.request;
     let can_decide = r.status == RequestStatus::Pending
-        && (caller.0.app_admin || approver_groups.iter().any(|g| *g == r.group_id));
+        && (caller.0.app_admin || approver_groups.contains(&r.group_id));
     JoinRequestInfo {
         id: r.id,
         kind: if r.inviter.is_some() { "invite" } else { "join" }.to_string(),
