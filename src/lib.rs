@@ -7,3 +7,4 @@ pub mod store;
 pub mod usersig;
 pub mod server;
 pub mod config;
+pub mod client;

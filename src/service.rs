@@ -185,6 +185,12 @@ impl Service {
         &self.store
     }
 
+    /// Pending join requests created before this time (Unix ms) have expired.
+    fn request_cutoff(&self) -> u64 {
+        let retention_ms = self.store.limits().request_retention_secs.saturating_mul(1000);
+        crate::store::sqlite::now_ms().saturating_sub(retention_ms)
+    }
+
     /// Makes sure a signed-in user exists (a user who signs in exists, as on Tencent).
     pub async fn register(&self, user: &str) -> Result<()> {
         if self.known_users.lock().is_ok_and(|k| k.contains(user)) {
@@ -379,6 +385,7 @@ impl Service {
         limits::validate_group_id_lookup(group_id)?;
         let gid = group_id.to_string();
         let user = actor.user_id.clone();
+        let cutoff = self.request_cutoff();
         let (group, role, pending) = self
             .store
             .read(move |c| {
@@ -386,7 +393,7 @@ impl Service {
                     return Ok((None, None, 0));
                 };
                 let role = rows::role(c, &gid, &user)?;
-                let pending = rows::pending_count(c, &gid)?;
+                let pending = rows::pending_count(c, &gid, cutoff)?;
                 Ok((Some(g), role, pending))
             })
             .await?;
@@ -414,6 +421,7 @@ impl Service {
         let after = cursor.unwrap_or_default();
         let user = actor.user_id.clone();
         let is_admin = actor.app_admin;
+        let cutoff = self.request_cutoff();
         let items = self
             .store
             .read(move |c| {
@@ -435,7 +443,7 @@ impl Service {
                     .map(|(g, role)| {
                         let approver = is_admin || matches!(role, Some(Role::Owner | Role::Admin));
                         let pending = if approver {
-                            Some(rows::pending_count(c, &g.group_id)?)
+                            Some(rows::pending_count(c, &g.group_id, cutoff)?)
                         } else {
                             None
                         };
@@ -955,9 +963,10 @@ impl Service {
         let limit = limit.clamp(1, MAX_PAGE);
         let user = actor.user_id.clone();
         let admin = actor.app_admin;
+        let cutoff = self.request_cutoff();
         let items = self
             .store
-            .read(move |c| rows::requests_for(c, &user, admin, status, cursor.unwrap_or(0), limit))
+            .read(move |c| rows::requests_for(c, &user, admin, status, cutoff, cursor.unwrap_or(0), limit))
             .await?;
         let next = (items.len() as u32 == limit)
             .then(|| items.last().map(|r| r.request.id))
@@ -1027,6 +1036,8 @@ impl Service {
                     g.member_count += 1;
                     g.activated = true;
                     tx.update_group(&g)?;
+                    // Any other request of the same applicant ends: it joined.
+                    tx.end_pending_requests(&gid, Some(&applicant))?;
                     tx.emit(member_event(
                         &g,
                         EventKind::MemberJoined,

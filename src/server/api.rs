@@ -4,13 +4,13 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiJson, ErrorBody, OptionalJson};
+use super::error::{ApiError, ApiJson, ApiPath, ErrorBody, OptionalJson};
 use crate::model::limits::validate_user_id;
 use crate::model::{AddOption, GroupError, GroupType, InviteOption, Role};
 use crate::service::{self, Decision, GroupChanges, GroupView, InviteResult, JoinResult, NewGroup, Tips};
 use crate::store::{MemberRow, RequestListing, RequestStatus};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -376,7 +376,7 @@ pub async fn list_groups(
 pub async fn group_info(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<GroupInfo>> {
     Ok(Json(st.service.group_view(&caller.0, &id).await?.into()))
 }
@@ -387,7 +387,7 @@ pub async fn group_info(
 pub async fn modify_group(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ModifyGroupRequest>,
 ) -> ApiResult<Json<Modified>> {
     let changes = GroupChanges {
@@ -408,7 +408,7 @@ pub async fn modify_group(
 
 #[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn disband(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Ok>> {
+pub async fn disband(State(st): State<Arc<AppState>>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Ok>> {
     st.service.disband(&caller.0, &id).await?;
     Ok(ok())
 }
@@ -419,7 +419,7 @@ pub async fn disband(State(st): State<Arc<AppState>>, caller: Caller, Path(id): 
 pub async fn join(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalJson(req): OptionalJson<JoinRequest>,
 ) -> ApiResult<Json<JoinReply>> {
     let reply = match st.service.join(&caller.0, &id, req.message).await? {
@@ -437,7 +437,7 @@ pub async fn join(
 
 #[utoipa::path(post, path = "/api/v1/groups/{id}/quit", tag = "membership", params(("id" = String, Path, description = "group ID")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody)))]
-pub async fn quit(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Ok>> {
+pub async fn quit(State(st): State<Arc<AppState>>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Ok>> {
     st.service.quit(&caller.0, &id).await?;
     Ok(ok())
 }
@@ -448,7 +448,7 @@ pub async fn quit(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Pat
 pub async fn invite(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> ApiResult<Json<InviteReply>> {
     let results = st
@@ -490,7 +490,7 @@ pub async fn invite(
 pub async fn members(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Page<MemberInfo>>> {
     let Query(q) = q?;
@@ -510,7 +510,7 @@ pub async fn members(
 pub async fn kick(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path((id, user)): Path<(String, String)>,
+    ApiPath((id, user)): ApiPath<(String, String)>,
     OptionalJson(req): OptionalJson<KickRequest>,
 ) -> ApiResult<Json<Ok>> {
     check_user_param(&user)?;
@@ -526,7 +526,7 @@ pub async fn kick(
 pub async fn set_role(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path((id, user)): Path<(String, String)>,
+    ApiPath((id, user)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<SetRoleRequest>,
 ) -> ApiResult<Json<RoleReply>> {
     check_user_param(&user)?;
@@ -543,7 +543,7 @@ pub async fn set_role(
 pub async fn transfer_owner(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TransferRequest>,
 ) -> ApiResult<Json<Ok>> {
     check_user_param(&req.user_id)?;
@@ -617,7 +617,7 @@ pub async fn list_requests(
 pub async fn decide(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<DecideRequest>,
 ) -> ApiResult<Json<Ok>> {
     let id: u64 = id
@@ -638,7 +638,7 @@ pub struct Health {
     pub last_event_id: u64,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn healthz(State(st): State<Arc<AppState>>) -> ApiResult<Json<Health>> {
     let (head, _) = st
         .service

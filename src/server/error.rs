@@ -150,8 +150,42 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are [`ApiError`]s. An empty body reads as `{}`
-/// only where the route says so (see [`OptionalJson`]).
+/// `application/json` or `application/<something>+json`, parameters ignored.
+fn is_json_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the whole body, mapping a too-large body to 413.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, axum::body::Bytes), ApiError> {
+    let json_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_type);
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 10004, "the request body is too large")
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+        }
+    })?;
+    Ok((json_type, bytes))
+}
+
+/// Parses a JSON body already read.
+fn parse_json<T: DeserializeOwned>(json_type: bool, bytes: &[u8]) -> Result<T, ApiError> {
+    if !json_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            10004,
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
+    }
+    Ok(axum::Json::<T>::from_bytes(bytes)?.0)
+}
+
+/// `Json<T>` whose rejections are [`ApiError`]s; an empty body is a 400.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -162,16 +196,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let has_body = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v != "0");
-        if !has_body {
+        let (json_type, bytes) = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("the request body is empty; send a JSON object"));
         }
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(v))
+        Ok(ApiJson(parse_json(json_type, &bytes)?))
     }
 }
 
@@ -186,17 +215,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 10004, "the request body is too large")
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
-            }
-        })?;
+        let (json_type, bytes) = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        let v = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(OptionalJson(v.0))
+        Ok(OptionalJson(parse_json(json_type, &bytes)?))
+    }
+}
+
+/// `Path<T>` whose rejections (bad UTF-8, wrong shape) are [`ApiError`]s.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(v))
     }
 }

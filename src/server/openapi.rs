@@ -3,6 +3,7 @@
 use super::{api, error, events};
 use crate::model;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -52,5 +53,39 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        // Every operation can fail in these ways; document them once, here.
+        let common: [(&str, &str); 6] = [
+            ("400", "bad input (Tencent code 10004, 10011, 10015, ...)"),
+            ("401", "missing, malformed, expired or foreign UserSig (70001, 70002, 70003, 70009, 70013, 70014)"),
+            ("404", "no such group, request or route (10010, 60009)"),
+            ("413", "request body too large"),
+            ("415", "body not sent as application/json"),
+            ("429", "rate limited (10006); see Retry-After"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, text) in common {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(text)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+                }
+            }
+        }
     }
 }

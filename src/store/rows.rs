@@ -210,10 +210,13 @@ pub fn members_by_offset(
     rows.collect()
 }
 
-pub fn pending_count(conn: &Connection, group_id: &str) -> rusqlite::Result<u64> {
+/// Pending join requests of a group created after `cutoff_ms` (older ones have expired).
+pub fn pending_count(conn: &Connection, group_id: &str, cutoff_ms: u64) -> rusqlite::Result<u64> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM join_requests WHERE group_id = ?1 AND status = 'pending'")?
-        .query_row([group_id], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT count(*) FROM join_requests WHERE group_id = ?1 AND status = 'pending' AND created_at >= ?2",
+        )?
+        .query_row(params![group_id, to_i64(cutoff_ms)], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -226,12 +229,14 @@ pub struct RequestListing {
 }
 
 /// Join requests the user may decide (owner/admin of the group; every one for
-/// app admins) and the user's own, keyset-paged by id.
+/// app admins) and the user's own, keyset-paged by id. Pending requests
+/// created before `cutoff_ms` have expired: they list as ended.
 pub fn requests_for(
     conn: &Connection,
     user: &str,
     app_admin: bool,
     status: Option<RequestStatus>,
+    cutoff_ms: u64,
     after: u64,
     limit: u32,
 ) -> rusqlite::Result<Vec<RequestListing>> {
@@ -244,17 +249,22 @@ pub fn requests_for(
         "SELECT {cols}, coalesce(g.name, ''), g.type FROM join_requests r \
          LEFT JOIN groups g ON g.group_id = r.group_id \
          WHERE r.id > ?1 AND (?2 IS NULL OR r.status = ?2) \
+         AND NOT (?2 = 'pending' AND r.created_at < ?6) \
          AND (?3 OR r.applicant = ?4 OR r.group_id IN \
               (SELECT group_id FROM members WHERE user_id = ?4 AND role IN ('Owner', 'Admin'))) \
          ORDER BY r.id LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![to_i64(after), status.map(|s| s.as_str()), app_admin, user, limit],
+        params![to_i64(after), status.map(|s| s.as_str()), app_admin, user, limit, to_i64(cutoff_ms)],
         |r| {
             let t: Option<String> = r.get(11)?;
+            let mut request = request_from_row(r)?;
+            if request.status == RequestStatus::Pending && request.created_at < cutoff_ms {
+                request.status = RequestStatus::Ended;
+            }
             Ok(RequestListing {
-                request: request_from_row(r)?,
+                request,
                 group_name: r.get(10)?,
                 group_type: t.as_deref().and_then(GroupType::parse_any),
             })

@@ -18,6 +18,11 @@ pub struct TestServer {
     pub key: SigKey,
 }
 
+/// reqwest is built without a bundled crypto provider; the tests use ring's.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn config_for(dir: &tempfile::TempDir) -> ServerConfig {
     let mut cfg = ServerConfig::new(dir.path().join("groupdeck.db"), APP_ID, KEY);
     cfg.app_admins = vec![ADMIN.to_string()];
@@ -36,6 +41,7 @@ impl TestServer {
 
     /// A server over `dir` with `cfg` (use [`config_for`] and adjust).
     pub async fn start_with(dir: tempfile::TempDir, cfg: ServerConfig) -> TestServer {
+        install_crypto();
         let server = server::start(cfg).await.expect("server starts");
         let base = server.base_url();
         TestServer {
@@ -74,7 +80,9 @@ impl TestServer {
     pub fn enc(id: &str) -> String {
         id.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect()
@@ -106,8 +114,14 @@ impl TestServer {
         self.call(user, reqwest::Method::GET, path, None).await
     }
 
-    pub async fn post(&self, user: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.call(user, reqwest::Method::POST, path, Some(body)).await
+    pub async fn post(
+        &self,
+        user: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(user, reqwest::Method::POST, path, Some(body))
+            .await
     }
 
     /// Creates a group as `owner` and returns its ID.
