@@ -1087,4 +1087,158 @@ impl Service {
     pub async fn log_bounds(&self) -> Result<(u64, u64)> {
         self.store.read(rows::log_bounds).await
     }
+
+    /// Every group's ID by offset (`/v4` `get_appid_group_list`): total, page.
+    pub async fn group_ids(&self, offset: u64, limit: u32, group_type: Option<GroupType>) -> Result<(u64, Vec<String>)> {
+        self.store
+            .read(move |c| {
+                let total = rows::count_groups(c, group_type)?;
+                let ids = rows::group_ids_by_offset(c, offset, limit, group_type)?;
+                Ok((total, ids))
+            })
+            .await
+    }
+
+    /// A group and up to `member_limit` of its members (`/v4` `get_group_info`).
+    pub async fn group_with_members(&self, group_id: &str, member_limit: u32) -> Result<(GroupRow, Vec<MemberRow>)> {
+        limits::validate_group_id_lookup(group_id)?;
+        let gid = group_id.to_string();
+        let (group, members) = self
+            .store
+            .read(move |c| {
+                let Some(g) = rows::group(c, &gid)? else {
+                    return Ok((None, Vec::new()));
+                };
+                let members = if member_limit == 0 {
+                    Vec::new()
+                } else {
+                    rows::members_by_offset(c, &gid, 7, 0, member_limit)?
+                };
+                Ok((Some(g), members))
+            })
+            .await?;
+        let group = group.ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))?;
+        Ok((group, members))
+    }
+
+    /// A page of members by offset or after a user ID, filtered by roles
+    /// (bit set: 1 Owner, 2 Admin, 4 Member) (`/v4` `get_group_member_info`).
+    pub async fn member_page(
+        &self,
+        group_id: &str,
+        roles: u8,
+        position: MemberPosition,
+        limit: u32,
+    ) -> Result<(GroupRow, Vec<MemberRow>)> {
+        limits::validate_group_id_lookup(group_id)?;
+        let gid = group_id.to_string();
+        let (group, members) = self
+            .store
+            .read(move |c| {
+                let Some(g) = rows::group(c, &gid)? else {
+                    return Ok((None, Vec::new()));
+                };
+                let members = match &position {
+                    MemberPosition::Offset(o) => rows::members_by_offset(c, &gid, roles, *o, limit)?,
+                    MemberPosition::After(u) => rows::members_after(c, &gid, roles, u, limit)?,
+                };
+                Ok((Some(g), members))
+            })
+            .await?;
+        let group = group.ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))?;
+        Ok((group, members))
+    }
+
+    /// Every group a user belongs to, with its member row.
+    pub async fn memberships(&self, user: &str) -> Result<Vec<(GroupRow, MemberRow)>> {
+        let u = user.to_string();
+        self.store.read(move |c| rows::memberships(c, &u)).await
+    }
+
+    /// The role of each user in a group (`None` = not a member).
+    pub async fn roles_in_group(&self, group_id: &str, users: Vec<String>) -> Result<Vec<(String, Option<Role>)>> {
+        limits::validate_group_id_lookup(group_id)?;
+        let gid = group_id.to_string();
+        let (exists, roles) = self
+            .store
+            .read(move |c| {
+                if rows::group(c, &gid)?.is_none() {
+                    return Ok((false, Vec::new()));
+                }
+                let roles = users
+                    .into_iter()
+                    .map(|u| {
+                        let r = rows::role(c, &gid, &u)?;
+                        Ok((u, r))
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((true, roles))
+            })
+            .await?;
+        if !exists {
+            return Err(GroupError::GroupNotFound(group_id.to_string()));
+        }
+        Ok(roles)
+    }
+
+    /// Changes a member's name card, mute and message flag (`/v4` `modify_group_member_info`).
+    pub async fn modify_member(&self, actor: &Actor, group_id: &str, user: &str, change: MemberChanges) -> Result<()> {
+        limits::validate_group_id_lookup(group_id)?;
+        if let Some(card) = &change.name_card {
+            limits::check_len("NameCard", card, limits::MAX_NAME_CARD_BYTES)?;
+        }
+        let actor = actor.clone();
+        let gid = group_id.to_string();
+        let user = user.to_string();
+        self.store
+            .write(move |tx| {
+                let g = load_group(tx, &gid)?;
+                if g.group_type == GroupType::AVChatRoom {
+                    return Err(GroupError::denied("AVChatRoom groups keep no member profiles"));
+                }
+                let role = tx.role(&gid, &actor.user_id)?;
+                if !actor.app_admin && role.is_none() {
+                    return Err(GroupError::NotMember {
+                        user: actor.user_id.clone(),
+                        group: gid.clone(),
+                    });
+                }
+                let mut m = tx.member(&gid, &user)?.ok_or_else(|| GroupError::NotMember {
+                    user: user.clone(),
+                    group: gid.clone(),
+                })?;
+                if let Some(card) = change.name_card {
+                    m.name_card = card;
+                }
+                if let Some(flag) = change.msg_flag {
+                    m.msg_flag = flag;
+                }
+                if let Some(secs) = change.mute_secs {
+                    m.mute_until = match secs {
+                        0 => 0,
+                        u64::MAX | 4_294_967_295 => 4_294_967_295,
+                        s => now_secs(tx).saturating_add(s),
+                    };
+                }
+                tx.update_member_profile(&gid, &m)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Where a members page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberPosition {
+    Offset(u64),
+    After(String),
+}
+
+/// A change of a member's profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct MemberChanges {
+    pub name_card: Option<String>,
+    pub msg_flag: Option<String>,
+    /// Seconds to mute from now; 0 lifts the mute, 4294967295 is permanent.
+    pub mute_secs: Option<u64>,
 }

@@ -11,6 +11,7 @@ pub const MAX_NAME_BYTES: usize = 30;
 pub const MAX_INTRODUCTION_BYTES: usize = 240;
 pub const MAX_NOTIFICATION_BYTES: usize = 300;
 pub const MAX_FACE_URL_BYTES: usize = 100;
+pub const MAX_NAME_CARD_BYTES: usize = 50;
 pub const MAX_MESSAGE_BYTES: usize = 300;
 pub const MAX_REASON_BYTES: usize = 300;
 pub const MAX_INITIAL_MEMBERS: usize = 100;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod rest;
 
 use crate::model::Limits;
 use crate::service::Service;
@@ -15,7 +16,7 @@ use crate::usersig::SigKey;
 use anyhow::Context;
 use auth::RateLimit;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
 use error::ApiError;
 use std::collections::HashSet;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     /// Requests per second per identity (0 = unlimited) and the burst allowed.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// `/v4` calls per second per command (Tencent: 200); 0 = unlimited.
+    pub rest_rate_per_command: u32,
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub event_retention: u64,
@@ -57,6 +60,7 @@ impl ServerConfig {
             app_admins: vec!["administrator".into()],
             rate_per_second: 200,
             rate_burst: 400,
+            rest_rate_per_command: 200,
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             event_retention: 1_000_000,
@@ -72,12 +76,19 @@ pub struct AppState {
     pub key: SigKey,
     pub app_admins: HashSet<String>,
     pub rate_limit: RateLimit,
+    pub rest_rate_limit: RateLimit,
     /// Flips to `true` when the server stops, ending live streams.
     pub shutdown: watch::Receiver<bool>,
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found_route()
+/// Unknown routes: the REST envelope under `/v4`, the API error elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path() == "/v4" || uri.path().starts_with("/v4/") {
+        rest::bad_path().await.into_response()
+    } else {
+        ApiError::not_found_route().into_response()
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -122,6 +133,8 @@ pub fn router(state: Arc<AppState>, body_limit: usize, timeout: Duration) -> Rou
         .route("/api/v1/pendency/{id}", post(api::decide))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(api::healthz))
+        .route("/v4/{service}/{command}", any(rest::handle))
+
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -213,6 +226,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         key: SigKey::new(config.app_id, config.key.clone()),
         app_admins: config.app_admins.iter().cloned().collect(),
         rate_limit: RateLimit::new(config.rate_per_second, config.rate_burst),
+        rest_rate_limit: rest::command_rate_limit(config.rest_rate_per_command),
         shutdown: shutdown.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

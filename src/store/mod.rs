@@ -149,6 +149,9 @@ pub trait Tx {
     /// Removes a member, entitled up to and including the next event.
     fn remove_member(&mut self, group: &GroupRow, user: &str) -> StoreResult<()>;
     fn set_role(&mut self, group_id: &str, user: &str, role: Role) -> StoreResult<()>;
+    /// Updates a member's name card, mute deadline (Unix seconds, 0 = not muted) and message flag.
+    fn update_member_profile(&mut self, group_id: &str, member: &MemberRow) -> StoreResult<()>;
+    fn member(&mut self, group_id: &str, user: &str) -> StoreResult<Option<MemberRow>>;
     fn member_ids(&mut self, group_id: &str) -> StoreResult<Vec<String>>;
     /// The owner and admins.
     fn approvers(&mut self, group_id: &str) -> StoreResult<Vec<String>>;

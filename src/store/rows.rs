@@ -195,18 +195,97 @@ pub fn members(conn: &Connection, group_id: &str, after: &str, limit: u32) -> ru
     rows.collect()
 }
 
-/// Members of a group by offset (the `/v4` paging), owner and admins first.
+pub fn member(conn: &Connection, group_id: &str, user: &str) -> rusqlite::Result<Option<MemberRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 AND user_id = ?2"
+    ))?
+    .query_row([group_id, user], member_from_row)
+    .optional()
+}
+
+/// Members of a group by offset (the `/v4` paging), in user ID order,
+/// optionally only those holding one of `roles` (a bit set: 1 Owner, 2 Admin, 4 Member).
 pub fn members_by_offset(
     conn: &Connection,
     group_id: &str,
+    roles: u8,
     offset: u64,
     limit: u32,
 ) -> rusqlite::Result<Vec<MemberRow>> {
     let sql = format!(
-        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 ORDER BY user_id LIMIT ?3 OFFSET ?2"
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 \
+         AND ((?4 & 1 AND role = 'Owner') OR (?4 & 2 AND role = 'Admin') OR (?4 & 4 AND role = 'Member')) \
+         ORDER BY user_id LIMIT ?3 OFFSET ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![group_id, to_i64(offset), limit], member_from_row)?;
+    let rows = stmt.query_map(params![group_id, to_i64(offset), limit, roles], member_from_row)?;
+    rows.collect()
+}
+
+/// Members of a group after a user ID (keyset paging), optionally filtered by role as above.
+pub fn members_after(
+    conn: &Connection,
+    group_id: &str,
+    roles: u8,
+    after: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<MemberRow>> {
+    let sql = format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 AND user_id > ?2 \
+         AND ((?4 & 1 AND role = 'Owner') OR (?4 & 2 AND role = 'Admin') OR (?4 & 4 AND role = 'Member')) \
+         ORDER BY user_id LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![group_id, after, limit, roles], member_from_row)?;
+    rows.collect()
+}
+
+/// Every group a user belongs to, with the user's member row, in group ID order.
+pub fn memberships(conn: &Connection, user: &str) -> rusqlite::Result<Vec<(GroupRow, MemberRow)>> {
+    let gcols: String = GROUP_COLUMNS
+        .split(", ")
+        .map(|c| format!("g.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mcols: String = MEMBER_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {gcols}, {mcols} FROM members m JOIN groups g ON g.group_id = m.group_id \
+         WHERE m.user_id = ?1 ORDER BY m.group_id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([user], |r| {
+        let g = group_from_row(r)?;
+        let m = MemberRow {
+            user_id: r.get(16)?,
+            role: role_col(r, 17)?,
+            join_time: u64_col(r, 18)?,
+            name_card: r.get(19)?,
+            mute_until: u64_col(r, 20)?,
+            msg_flag: r.get(21)?,
+        };
+        Ok((g, m))
+    })?;
+    rows.collect()
+}
+
+/// Group IDs by offset in ID order, optionally of one type.
+pub fn group_ids_by_offset(
+    conn: &Connection,
+    offset: u64,
+    limit: u32,
+    group_type: Option<GroupType>,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT group_id FROM groups WHERE ?3 IS NULL OR type = ?3 ORDER BY group_id LIMIT ?2 OFFSET ?1",
+    )?;
+    let rows = stmt.query_map(
+        params![to_i64(offset), limit, group_type.map(|t| t.as_str())],
+        |r| r.get::<_, String>(0),
+    )?;
     rows.collect()
 }
 

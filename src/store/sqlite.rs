@@ -4,7 +4,7 @@
 //! reader connections for queries.
 
 use super::rows::{self, to_i64};
-use super::{GroupRow, NewEvent, RequestRow, StoreResult, Tx};
+use super::{GroupRow, MemberRow, NewEvent, RequestRow, StoreResult, Tx};
 use crate::model::{Audience, GroupError, Limits, Published, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -506,6 +506,20 @@ impl Tx for SqliteTx<'_> {
             .and_then(|mut s| s.execute(params![group_id, user, role.as_str()]))
             .map(|_| ())
             .map_err(storage_error)
+    }
+
+    fn update_member_profile(&mut self, group_id: &str, m: &MemberRow) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE members SET name_card = ?3, mute_until = ?4, msg_flag = ?5 WHERE group_id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut s| s.execute(params![group_id, m.user_id, m.name_card, to_i64(m.mute_until), m.msg_flag]))
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    fn member(&mut self, group_id: &str, user: &str) -> StoreResult<Option<MemberRow>> {
+        rows::member(self.conn, group_id, user).map_err(storage_error)
     }
 
     fn member_ids(&mut self, group_id: &str) -> StoreResult<Vec<String>> {
