@@ -10,7 +10,11 @@ pub enum ClientError {
     /// body, e.g. `10009: the owner cannot quit a Public group — transfer
     /// ownership or disband it`.
     #[error("{code}: {message}")]
-    Api { status: u16, code: u32, message: String },
+    Api {
+        status: u16,
+        code: u32,
+        message: String,
+    },
     /// The server (or something in front of it, such as a proxy) answered
     /// with an error status but without groupdeck's error body.
     #[error("HTTP {status} from the server: {body}")]
@@ -72,7 +76,8 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
-        if !causes.contains(&text) {
+        // hyper-util's wrapper ("client error (Connect)") says nothing new.
+        if !text.starts_with("client error (") && !causes.contains(&text) {
             causes.push(text);
         }
         source = s.source();

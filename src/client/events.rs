@@ -25,7 +25,7 @@ use super::{Client, ClientError, REQUEST_TIMEOUT, STREAM_IDLE_TIMEOUT, check};
 use crate::model::Event;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
-use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -137,7 +137,10 @@ impl Client {
 /// How one connection ended.
 enum End {
     /// Retry after a backoff; `healthy` = it worked for a while.
-    Broken { error: String, healthy: bool },
+    Broken {
+        error: String,
+        healthy: bool,
+    },
     Fatal(ClientError),
     /// The [`EventStream`] was dropped.
     ReaderGone,
@@ -162,7 +165,11 @@ impl Reader {
                     return;
                 }
                 End::Broken { error, healthy } => {
-                    failures = if healthy { 1 } else { failures.saturating_add(1) };
+                    failures = if healthy {
+                        1
+                    } else {
+                        failures.saturating_add(1)
+                    };
                     let item = StreamItem::Disconnected {
                         attempt: failures,
                         error,
@@ -216,6 +223,7 @@ impl Reader {
             .client
             .stream_http
             .get(url)
+            .header(AUTHORIZATION, self.client.auth.clone())
             .header(ACCEPT, "text/event-stream")
             .header(CACHE_CONTROL, "no-cache")
             .header("Last-Event-ID", last.to_string())
@@ -233,11 +241,15 @@ impl Reader {
         let mut delivered = false;
         let mut sse = response.bytes_stream().eventsource();
         loop {
+            let read = tokio::time::timeout(STREAM_IDLE_TIMEOUT, sse.next()).await;
             let healthy = delivered || connected_at.elapsed() >= HEALTHY_AFTER;
-            let next = match tokio::time::timeout(STREAM_IDLE_TIMEOUT, sse.next()).await {
+            let next = match read {
                 Err(_) => {
                     return Err(broken(
-                        format!("nothing from the server for {} s", STREAM_IDLE_TIMEOUT.as_secs()),
+                        format!(
+                            "nothing from the server for {} s",
+                            STREAM_IDLE_TIMEOUT.as_secs()
+                        ),
                         healthy,
                     ));
                 }
@@ -285,7 +297,11 @@ impl Reader {
             Err(e) => {
                 // A kind this client does not know yet, say: skip it, but
                 // keep its place so a resume does not ask for it again.
-                tracing::warn!("skipping an undecodable event {:?} ({:?}): {e}", msg.id, msg.event);
+                tracing::warn!(
+                    "skipping an undecodable event {:?} ({:?}): {e}",
+                    msg.id,
+                    msg.event
+                );
                 if let Ok(id) = msg.id.trim().parse::<u64>() {
                     if id > last {
                         self.last = Some(id);
@@ -328,7 +344,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap() {
-        for (attempt, max_ms) in [(1, 100), (2, 200), (3, 400), (6, 3200), (7, 5000), (100, 5000)] {
+        for (attempt, max_ms) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (6, 3200),
+            (7, 5000),
+            (100, 5000),
+        ] {
             let d = backoff(attempt).as_millis() as u64;
             assert!(d >= max_ms / 2 && d <= max_ms, "attempt {attempt}: {d} ms");
         }

@@ -31,10 +31,10 @@ pub use events::{EventStream, EventStreamOptions, StreamItem};
 use crate::model::Role;
 use crate::server::api::{
     CreateGroupRequest, Created, DecideRequest, DecisionValue, GroupInfo, Health, InviteReply,
-    InviteRequest, JoinReply, JoinRequest, JoinRequestInfo, KickRequest, Me, MemberInfo,
-    Modified, ModifyGroupRequest, Page, RoleReply, SetRoleRequest, TransferRequest,
+    InviteRequest, JoinReply, JoinRequest, JoinRequestInfo, KickRequest, Me, MemberInfo, Modified,
+    ModifyGroupRequest, Page, RoleReply, SetRoleRequest, TransferRequest,
 };
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -92,6 +92,8 @@ impl RequestFilter {
 pub struct Client {
     base: Url,
     user: String,
+    /// `Bearer <UserSig>`, marked sensitive (kept out of debug output).
+    auth: HeaderValue,
     /// API calls: connect and whole-request timeouts.
     http: reqwest::Client,
     /// The event stream: only a connect timeout (it is meant to stay open).
@@ -115,21 +117,31 @@ impl Client {
     pub fn new(base: &str, user: &str, usersig: &str) -> Result<Client, ClientError> {
         let base = parse_base(base)?;
         install_crypto_provider();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", usersig.trim()))
-            .map_err(|_| ClientError::Setup("the UserSig contains characters not allowed in an HTTP header".into()))?;
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
+        let auth = bearer(usersig)?;
         let plain_http = base.scheme() == "http";
-        let http = build_http(headers.clone(), plain_http, |b| b.timeout(REQUEST_TIMEOUT))?;
+        let http = build_http(plain_http, |b| b.timeout(REQUEST_TIMEOUT))?;
         // No whole-request timeout: the stream stays open. The reader times
         // the response head and each read itself (see `events`).
-        let stream_http = build_http(headers, plain_http, |b| b)?;
+        let stream_http = build_http(plain_http, |b| b)?;
         Ok(Client {
             base,
             user: user.to_string(),
+            auth,
             http,
             stream_http,
+        })
+    }
+
+    /// The same server as another user, sharing this client's connection
+    /// pools (building a client loads the system's CA certificates, which
+    /// costs milliseconds; the bench signs in thousands of users).
+    pub fn with_user(&self, user: &str, usersig: &str) -> Result<Client, ClientError> {
+        Ok(Client {
+            base: self.base.clone(),
+            user: user.to_string(),
+            auth: bearer(usersig)?,
+            http: self.http.clone(),
+            stream_http: self.stream_http.clone(),
         })
     }
 
@@ -152,7 +164,10 @@ impl Client {
     /// `POST /api/v1/groups`; returns the new group's ID.
     pub async fn create_group(&self, req: &CreateGroupRequest) -> Result<String, ClientError> {
         let created: Created = self
-            .fetch(self.request(Method::POST, &["api", "v1", "groups"])?.json(req))
+            .fetch(
+                self.request(Method::POST, &["api", "v1", "groups"])?
+                    .json(req),
+            )
             .await?;
         Ok(created.group_id)
     }
@@ -178,9 +193,16 @@ impl Client {
     }
 
     /// `PATCH /api/v1/groups/{id}`; returns the fields that actually changed.
-    pub async fn modify_group(&self, id: &str, req: &ModifyGroupRequest) -> Result<Modified, ClientError> {
-        self.fetch(self.request(Method::PATCH, &["api", "v1", "groups", id])?.json(req))
-            .await
+    pub async fn modify_group(
+        &self,
+        id: &str,
+        req: &ModifyGroupRequest,
+    ) -> Result<Modified, ClientError> {
+        self.fetch(
+            self.request(Method::PATCH, &["api", "v1", "groups", id])?
+                .json(req),
+        )
+        .await
     }
 
     /// `DELETE /api/v1/groups/{id}`.
@@ -194,8 +216,11 @@ impl Client {
         let body = JoinRequest {
             message: message.map(str::to_string),
         };
-        self.fetch(self.request(Method::POST, &["api", "v1", "groups", id, "join"])?.json(&body))
-            .await
+        self.fetch(
+            self.request(Method::POST, &["api", "v1", "groups", id, "join"])?
+                .json(&body),
+        )
+        .await
     }
 
     /// `POST /api/v1/groups/{id}/quit`.
@@ -209,8 +234,11 @@ impl Client {
         let body = InviteRequest {
             user_ids: users.to_vec(),
         };
-        self.fetch(self.request(Method::POST, &["api", "v1", "groups", id, "invite"])?.json(&body))
-            .await
+        self.fetch(
+            self.request(Method::POST, &["api", "v1", "groups", id, "invite"])?
+                .json(&body),
+        )
+        .await
     }
 
     /// `GET /api/v1/groups/{id}/members`, one page.
@@ -220,28 +248,48 @@ impl Client {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Page<MemberInfo>, ClientError> {
-        self.fetch(paged(self.get(&["api", "v1", "groups", id, "members"])?, cursor, limit))
-            .await
+        self.fetch(paged(
+            self.get(&["api", "v1", "groups", id, "members"])?,
+            cursor,
+            limit,
+        ))
+        .await
     }
 
     /// `DELETE /api/v1/groups/{id}/members/{user}`.
-    pub async fn kick(&self, id: &str, user: &str, reason: Option<&str>) -> Result<(), ClientError> {
+    pub async fn kick(
+        &self,
+        id: &str,
+        user: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ClientError> {
         let body = KickRequest {
             reason: reason.map(str::to_string),
         };
         self.execute(
-            self.request(Method::DELETE, &["api", "v1", "groups", id, "members", user])?
-                .json(&body),
+            self.request(
+                Method::DELETE,
+                &["api", "v1", "groups", id, "members", user],
+            )?
+            .json(&body),
         )
         .await
     }
 
     /// `PUT /api/v1/groups/{id}/members/{user}/role` (`Admin` or `Member`).
-    pub async fn set_role(&self, id: &str, user: &str, role: Role) -> Result<RoleReply, ClientError> {
+    pub async fn set_role(
+        &self,
+        id: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<RoleReply, ClientError> {
         let body = SetRoleRequest { role };
         self.fetch(
-            self.request(Method::PUT, &["api", "v1", "groups", id, "members", user, "role"])?
-                .json(&body),
+            self.request(
+                Method::PUT,
+                &["api", "v1", "groups", id, "members", user, "role"],
+            )?
+            .json(&body),
         )
         .await
     }
@@ -251,8 +299,11 @@ impl Client {
         let body = TransferRequest {
             user_id: user.to_string(),
         };
-        self.execute(self.request(Method::POST, &["api", "v1", "groups", id, "owner"])?.json(&body))
-            .await
+        self.execute(
+            self.request(Method::POST, &["api", "v1", "groups", id, "owner"])?
+                .json(&body),
+        )
+        .await
     }
 
     /// `GET /api/v1/pendency`: join requests I may decide, and my own.
@@ -268,7 +319,12 @@ impl Client {
     }
 
     /// `POST /api/v1/pendency/{id}`: accept or refuse a join request.
-    pub async fn decide(&self, request_id: u64, accept: bool, reason: Option<&str>) -> Result<(), ClientError> {
+    pub async fn decide(
+        &self,
+        request_id: u64,
+        accept: bool,
+        reason: Option<&str>,
+    ) -> Result<(), ClientError> {
         let body = DecideRequest {
             decision: if accept {
                 DecisionValue::Accept
@@ -278,8 +334,11 @@ impl Client {
             reason: reason.map(str::to_string),
         };
         let id = request_id.to_string();
-        self.execute(self.request(Method::POST, &["api", "v1", "pendency", &id])?.json(&body))
-            .await
+        self.execute(
+            self.request(Method::POST, &["api", "v1", "pendency", &id])?
+                .json(&body),
+        )
+        .await
     }
 
     /// `GET /healthz` (no authentication needed): status and newest event id.
@@ -304,14 +363,18 @@ impl Client {
     }
 
     fn request(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder, ClientError> {
-        Ok(self.http.request(method, self.url(segments)?))
+        Ok(self
+            .http
+            .request(method, self.url(segments)?)
+            .header(AUTHORIZATION, self.auth.clone()))
     }
 
     /// Sends and decodes a JSON reply.
     async fn fetch<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
         let resp = check(req.send().await?).await?;
         let bytes = resp.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(format!("{e} in {}", snippet(&bytes))))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Decode(format!("{e} in {}", snippet(&bytes))))
     }
 
     /// Sends and checks the status; the body (`{"ok": true}`) is read and dropped.
@@ -387,7 +450,8 @@ fn snippet(bytes: &[u8]) -> String {
 }
 
 fn parse_base(base: &str) -> Result<Url, ClientError> {
-    let url = Url::parse(base.trim()).map_err(|e| ClientError::InvalidUrl(format!("{base:?}: {e}")))?;
+    let url =
+        Url::parse(base.trim()).map_err(|e| ClientError::InvalidUrl(format!("{base:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ClientError::InvalidUrl(format!(
             "{base:?}: use an http:// or https:// URL"
@@ -435,8 +499,15 @@ fn encode_segment(s: &str, out: &mut String) {
     }
 }
 
+fn bearer(usersig: &str) -> Result<HeaderValue, ClientError> {
+    let mut auth = HeaderValue::from_str(&format!("Bearer {}", usersig.trim())).map_err(|_| {
+        ClientError::Setup("the UserSig contains characters not allowed in an HTTP header".into())
+    })?;
+    auth.set_sensitive(true);
+    Ok(auth)
+}
+
 fn build_http(
-    headers: HeaderMap,
     plain_http: bool,
     tune: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
 ) -> Result<reqwest::Client, ClientError> {
@@ -445,8 +516,7 @@ fn build_http(
             reqwest::Client::builder()
                 .tls_backend_rustls()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .user_agent(concat!("groupdeck/", env!("CARGO_PKG_VERSION")))
-                .default_headers(headers.clone()),
+                .user_agent(concat!("groupdeck/", env!("CARGO_PKG_VERSION"))),
         )
     };
     match builder().build() {

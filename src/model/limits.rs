@@ -102,7 +102,7 @@ fn printable_ascii(s: &str) -> bool {
 
 /// A user ID: printable ASCII, 1–32 bytes.
 pub fn validate_user_id(id: &str) -> Result<(), GroupError> {
-    if id.is_empty() || id.len() > MAX_USER_ID_BYTES || !printable_ascii(id) {
+    if id.is_empty() || id.len() > MAX_USER_ID_BYTES || !printable_ascii(id) || id == "." || id == ".." {
         return Err(GroupError::invalid(format!(
             "invalid user ID {:?}: use 1–{MAX_USER_ID_BYTES} printable ASCII characters",
             truncate_for_message(id)
@@ -138,6 +138,11 @@ pub fn validate_custom_group_id(id: &str, t: GroupType) -> Result<(), GroupError
         return Err(GroupError::InvalidGroupId(format!(
             "{:?} contains characters outside printable ASCII",
             truncate_for_message(id)
+        )));
+    }
+    if id == "." || id == ".." {
+        return Err(GroupError::InvalidGroupId(format!(
+            "{id:?} cannot name a group: URLs cannot address it"
         )));
     }
     if t == GroupType::Community {

@@ -57,8 +57,8 @@ fn unauthorized(code: u32, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
-/// The UserSig from the `Authorization` header, or the `usersig` query
-/// parameter (for clients such as browsers' EventSource that cannot set headers).
+/// The UserSig from the `Authorization` header, or, on the event stream, the
+/// `usersig` query parameter (browsers' EventSource cannot set headers).
 fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
     if let Some(value) = parts.headers.get(AUTHORIZATION) {
         let text = value
@@ -70,7 +70,8 @@ fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
             .ok_or_else(|| unauthorized(70003, "use `Authorization: Bearer <UserSig>`"))?;
         return Ok(sig.trim().to_string());
     }
-    let from_query = parts.uri.query().and_then(|q| {
+    // Only the event stream takes the sig in the query (EventSource cannot set headers).
+    let from_query = parts.uri.query().filter(|_| parts.uri.path() == "/api/v1/events").and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == "usersig")

@@ -74,6 +74,7 @@ pub async fn events(
     let user = (!all).then(|| caller.0.user_id.clone());
     let service = st.service.clone();
     let shutdown = st.shutdown.clone();
+    let gone = tx.clone();
     tokio::spawn(async move {
         let mut sub = Subscriber {
             service,
@@ -86,6 +87,8 @@ pub async fn events(
                     tracing::debug!("event stream ended: {e}");
                 }
             }
+            // The client went away: stop now, not at its next event.
+            _ = gone.closed() => {}
             _ = wait_for_shutdown(shutdown) => {}
         }
     });
