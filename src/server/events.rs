@@ -187,7 +187,7 @@ impl Subscriber {
         };
         let mut upto = head;
         loop {
-            let mut groups = self.catch_up(&mut last, upto).await?;
+            let mut groups = self.catch_up(&mut last, &mut upto).await?;
             match self.follow(&mut live, &mut last, &mut groups).await? {
                 Followed::Lagged => {
                     live = self.service.store().subscribe();
@@ -198,37 +198,46 @@ impl Subscriber {
     }
 
     /// Sends the entitled events in `(last, upto]` from the log; returns the
-    /// user's groups as of `upto`.
-    async fn catch_up(&self, last: &mut u64, upto: u64) -> Result<HashSet<String>, StreamEnd> {
-        let (_, pruned) = self.service.log_bounds().await?;
-        if *last < pruned {
-            self.send_reset(upto, "the stream fell behind the retained log; re-read state")
-                .await?;
-            *last = upto;
-        }
-        while *last < upto {
+    /// user's groups as of `upto`. If pruning overtakes the stream (a client
+    /// too slow for the retained log), it says `reset` and moves to the head.
+    async fn catch_up(&self, last: &mut u64, upto: &mut u64) -> Result<HashSet<String>, StreamEnd> {
+        while *last < *upto {
             let user = self.user.clone();
-            let from = *last;
-            let page = self
+            let (from, to) = (*last, *upto);
+            let (page, head) = self
                 .service
                 .store()
-                .read(move |c| rows::entitled_events(c, user.as_deref(), from, upto, CATCH_UP_PAGE))
+                .read(move |c| {
+                    let (head, pruned) = rows::log_bounds(c)?;
+                    if from < pruned {
+                        return Ok((None, head));
+                    }
+                    Ok((Some(rows::entitled_events(c, user.as_deref(), from, to, CATCH_UP_PAGE)?), head))
+                })
                 .await?;
+            let Some(page) = page else {
+                self.send_reset(head, "the stream fell behind the retained log; re-read state")
+                    .await?;
+                *last = head;
+                *upto = head;
+                break;
+            };
             let full = page.len() as u32 == CATCH_UP_PAGE;
             for e in &page {
                 self.send(sse_event(e)).await?;
                 *last = e.id;
             }
             if !full {
-                *last = upto;
+                *last = *upto;
             }
         }
+        let at = *upto;
         match self.user.clone() {
             None => Ok(HashSet::new()),
             Some(user) => Ok(self
                 .service
                 .store()
-                .read(move |c| rows::memberships_at(c, &user, upto))
+                .read(move |c| rows::memberships_at(c, &user, at))
                 .await?),
         }
     }
