@@ -15,7 +15,10 @@ const APP_ID: u64 = 1_400_000_000;
 const KEY: &str = "bench-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -18,14 +18,21 @@ impl Paths {
     /// The user's config and data directories, or `GROUPDECK_CONFIG_DIR` / `GROUPDECK_DATA_DIR`.
     pub fn resolve() -> anyhow::Result<Paths> {
         let dirs = directories::ProjectDirs::from("", "", "groupdeck");
-        let from_env = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let from_env = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let config_dir = from_env("GROUPDECK_CONFIG_DIR")
             .or_else(|| dirs.as_ref().map(|d| d.config_dir().to_path_buf()))
             .context("cannot find a config directory; set GROUPDECK_CONFIG_DIR")?;
         let data_dir = from_env("GROUPDECK_DATA_DIR")
             .or_else(|| dirs.as_ref().map(|d| d.data_dir().to_path_buf()))
             .context("cannot find a data directory; set GROUPDECK_DATA_DIR")?;
-        Ok(Paths { config_dir, data_dir })
+        Ok(Paths {
+            config_dir,
+            data_dir,
+        })
     }
 
     pub fn config_file(&self) -> PathBuf {
@@ -76,7 +83,9 @@ impl ConfigFile {
     /// Reads the file if it exists; a missing file is an empty config.
     pub fn load(path: &Path) -> anyhow::Result<ConfigFile> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -107,10 +116,12 @@ pub fn load_or_create_key(path: &Path) -> anyhow::Result<String> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             let key = crate::usersig::generate_key();
-            write_private(path, &key).with_context(|| format!("writing the key file {}", path.display()))?;
+            write_private(path, &key)
+                .with_context(|| format!("writing the key file {}", path.display()))?;
             tracing::info!("created a new server key at {}", path.display());
             Ok(key)
         }

@@ -1,10 +1,10 @@
 //! groupdeck: a self-hosted chat-group service (the group model of Tencent
 //! Cloud Chat) and the terminal console that moderates it.
 
+pub mod client;
+pub mod config;
 pub mod model;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod usersig;
-pub mod server;
-pub mod config;
-pub mod client;

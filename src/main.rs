@@ -46,7 +46,11 @@ struct ServeArgs {
     #[arg(long, env = "GROUPDECK_KEY_FILE")]
     key_file: Option<PathBuf>,
     /// An app admin identity (repeatable). Default: `administrator`.
-    #[arg(long = "app-admin", env = "GROUPDECK_APP_ADMINS", value_delimiter = ',')]
+    #[arg(
+        long = "app-admin",
+        env = "GROUPDECK_APP_ADMINS",
+        value_delimiter = ','
+    )]
     app_admins: Vec<String>,
     /// Requests per second allowed per identity (0 = unlimited).
     #[arg(long)]
@@ -118,14 +122,19 @@ fn serve(args: ServeArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result<()>
         Some(d) => config::sqlite_path(&d)?,
         None => paths.server_db(),
     };
-    let key_file = args.key_file.or(s.key_file).unwrap_or_else(|| paths.key_file());
+    let key_file = args
+        .key_file
+        .or(s.key_file)
+        .unwrap_or_else(|| paths.key_file());
     let key = config::load_or_create_key(&key_file)?;
     let app_id = args.app_id.or(s.app_id).unwrap_or(DEFAULT_APP_ID);
     let mut cfg = ServerConfig::new(db_path, app_id, key);
     cfg.listen = match args.listen {
         Some(l) => l,
         None => match s.listen {
-            Some(l) => l.parse().with_context(|| format!("server.listen {l:?} is not an address"))?,
+            Some(l) => l
+                .parse()
+                .with_context(|| format!("server.listen {l:?} is not an address"))?,
             None => SocketAddr::from(([127, 0, 0, 1], 9090)),
         },
     };

@@ -157,7 +157,12 @@ fn member_event(
 }
 
 /// Announces a request to the group's approvers and the applicant.
-fn request_audience(tx: &mut dyn Tx, group_id: &str, applicant: &str, inviter: Option<&str>) -> Result<Audience> {
+fn request_audience(
+    tx: &mut dyn Tx,
+    group_id: &str,
+    applicant: &str,
+    inviter: Option<&str>,
+) -> Result<Audience> {
     let mut users = tx.approvers(group_id)?;
     users.push(applicant.to_string());
     if let Some(inv) = inviter {
@@ -187,7 +192,11 @@ impl Service {
 
     /// Pending join requests created before this time (Unix ms) have expired.
     fn request_cutoff(&self) -> u64 {
-        let retention_ms = self.store.limits().request_retention_secs.saturating_mul(1000);
+        let retention_ms = self
+            .store
+            .limits()
+            .request_retention_secs
+            .saturating_mul(1000);
         crate::store::sqlite::now_ms().saturating_sub(retention_ms)
     }
 
@@ -198,7 +207,9 @@ impl Service {
         }
         limits::validate_user_id(user)?;
         let u = user.to_string();
-        self.store.write(move |tx| tx.ensure_user(&u, "", "")).await?;
+        self.store
+            .write(move |tx| tx.ensure_user(&u, "", ""))
+            .await?;
         if let Ok(mut known) = self.known_users.lock() {
             if known.len() > 100_000 {
                 known.clear();
@@ -236,9 +247,9 @@ impl Service {
     }
 
     pub async fn create_group(&self, actor: &Actor, spec: NewGroup) -> Result<GroupRow> {
-        let group_type = spec
-            .group_type
-            .ok_or_else(|| GroupError::invalid("type is required: Work, Public, Meeting, AVChatRoom or Community"))?;
+        let group_type = spec.group_type.ok_or_else(|| {
+            GroupError::invalid("type is required: Work, Public, Meeting, AVChatRoom or Community")
+        })?;
         limits::validate_name(&spec.name)?;
         ensure_len("introduction", &spec.introduction, MAX_INTRODUCTION_BYTES)?;
         ensure_len("notification", &spec.notification, MAX_NOTIFICATION_BYTES)?;
@@ -248,10 +259,14 @@ impl Service {
         }
         if group_type == GroupType::AVChatRoom {
             if !spec.members.is_empty() {
-                return Err(GroupError::denied("an AVChatRoom group cannot be created with members; they join by themselves"));
+                return Err(GroupError::denied(
+                    "an AVChatRoom group cannot be created with members; they join by themselves",
+                ));
             }
             if spec.invite_option.is_some() {
-                return Err(GroupError::denied("AVChatRoom groups take no invitations; the invite option cannot be set"));
+                return Err(GroupError::denied(
+                    "AVChatRoom groups take no invitations; the invite option cannot be set",
+                ));
             }
         }
         if spec.members.len() > MAX_INITIAL_MEMBERS {
@@ -264,10 +279,14 @@ impl Service {
             limits::validate_user_id(user)?;
             match role {
                 Some(Role::Owner) => {
-                    return Err(GroupError::invalid("no initial member can be Owner; name the owner instead"));
+                    return Err(GroupError::invalid(
+                        "no initial member can be Owner; name the owner instead",
+                    ));
                 }
                 Some(Role::Admin) if !group_type.has_admins() => {
-                    return Err(GroupError::invalid(format!("{group_type} groups have no admins")));
+                    return Err(GroupError::invalid(format!(
+                        "{group_type} groups have no admins"
+                    )));
                 }
                 _ => {}
             }
@@ -415,7 +434,9 @@ impl Service {
         limit: u32,
     ) -> Result<(Vec<GroupView>, Option<String>)> {
         if all && !actor.app_admin {
-            return Err(GroupError::denied("only app admins may list every group (scope=all)"));
+            return Err(GroupError::denied(
+                "only app admins may list every group (scope=all)",
+            ));
         }
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.unwrap_or_default();
@@ -462,7 +483,12 @@ impl Service {
         Ok((items, next))
     }
 
-    pub async fn modify_group(&self, actor: &Actor, group_id: &str, ch: GroupChanges) -> Result<Vec<&'static str>> {
+    pub async fn modify_group(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        ch: GroupChanges,
+    ) -> Result<Vec<&'static str>> {
         limits::validate_group_id_lookup(group_id)?;
         if let Some(name) = &ch.name {
             limits::validate_name(name)?;
@@ -488,7 +514,8 @@ impl Service {
                 };
                 rules::check_modify(&g.facts(), &actor, role, scope)?;
                 if let Some(m) = ch.max_members {
-                    tx.limits().check_max_members(g.group_type, m, g.member_count)?;
+                    tx.limits()
+                        .check_max_members(g.group_type, m, g.member_count)?;
                 }
                 let mut changed: Vec<&'static str> = Vec::new();
                 let mut detail = serde_json::Map::new();
@@ -572,7 +599,12 @@ impl Service {
             .await
     }
 
-    pub async fn join(&self, actor: &Actor, group_id: &str, message: Option<String>) -> Result<JoinResult> {
+    pub async fn join(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        message: Option<String>,
+    ) -> Result<JoinResult> {
         limits::validate_group_id_lookup(group_id)?;
         ensure_len("message", &message, MAX_MESSAGE_BYTES)?;
         let actor = actor.clone();
@@ -885,7 +917,13 @@ impl Service {
             .await
     }
 
-    pub async fn set_role(&self, actor: &Actor, group_id: &str, target: &str, new_role: Role) -> Result<bool> {
+    pub async fn set_role(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        target: &str,
+        new_role: Role,
+    ) -> Result<bool> {
         limits::validate_group_id_lookup(group_id)?;
         let actor = actor.clone();
         let gid = group_id.to_string();
@@ -919,7 +957,12 @@ impl Service {
             .await
     }
 
-    pub async fn transfer_owner(&self, actor: &Actor, group_id: &str, new_owner: &str) -> Result<()> {
+    pub async fn transfer_owner(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        new_owner: &str,
+    ) -> Result<()> {
         limits::validate_group_id_lookup(group_id)?;
         let actor = actor.clone();
         let gid = group_id.to_string();
@@ -966,7 +1009,9 @@ impl Service {
         let cutoff = self.request_cutoff();
         let items = self
             .store
-            .read(move |c| rows::requests_for(c, &user, admin, status, cutoff, cursor.unwrap_or(0), limit))
+            .read(move |c| {
+                rows::requests_for(c, &user, admin, status, cutoff, cursor.unwrap_or(0), limit)
+            })
             .await?;
         let next = (items.len() as u32 == limit)
             .then(|| items.last().map(|r| r.request.id))
@@ -974,7 +1019,13 @@ impl Service {
         Ok((items, next))
     }
 
-    pub async fn decide(&self, actor: &Actor, request_id: u64, decision: Decision, reason: Option<String>) -> Result<()> {
+    pub async fn decide(
+        &self,
+        actor: &Actor,
+        request_id: u64,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<()> {
         ensure_len("reason", &reason, MAX_REASON_BYTES)?;
         let actor = actor.clone();
         self.store
@@ -1062,7 +1113,11 @@ impl Service {
     }
 
     /// The groups among these requests' groups where the actor may decide.
-    pub async fn approver_groups(&self, actor: &Actor, items: &[RequestListing]) -> Result<Vec<String>> {
+    pub async fn approver_groups(
+        &self,
+        actor: &Actor,
+        items: &[RequestListing],
+    ) -> Result<Vec<String>> {
         let mut groups: Vec<String> = items.iter().map(|l| l.request.group_id.clone()).collect();
         groups.sort();
         groups.dedup();
@@ -1089,7 +1144,12 @@ impl Service {
     }
 
     /// Every group's ID by offset (`/v4` `get_appid_group_list`): total, page.
-    pub async fn group_ids(&self, offset: u64, limit: u32, group_type: Option<GroupType>) -> Result<(u64, Vec<String>)> {
+    pub async fn group_ids(
+        &self,
+        offset: u64,
+        limit: u32,
+        group_type: Option<GroupType>,
+    ) -> Result<(u64, Vec<String>)> {
         self.store
             .read(move |c| {
                 let total = rows::count_groups(c, group_type)?;
@@ -1100,7 +1160,11 @@ impl Service {
     }
 
     /// A group and up to `member_limit` of its members (`/v4` `get_group_info`).
-    pub async fn group_with_members(&self, group_id: &str, member_limit: u32) -> Result<(GroupRow, Vec<MemberRow>)> {
+    pub async fn group_with_members(
+        &self,
+        group_id: &str,
+        member_limit: u32,
+    ) -> Result<(GroupRow, Vec<MemberRow>)> {
         limits::validate_group_id_lookup(group_id)?;
         let gid = group_id.to_string();
         let (group, members) = self
@@ -1139,7 +1203,9 @@ impl Service {
                     return Ok((None, Vec::new()));
                 };
                 let members = match &position {
-                    MemberPosition::Offset(o) => rows::members_by_offset(c, &gid, roles, *o, limit)?,
+                    MemberPosition::Offset(o) => {
+                        rows::members_by_offset(c, &gid, roles, *o, limit)?
+                    }
                     MemberPosition::After(u) => rows::members_after(c, &gid, roles, u, limit)?,
                 };
                 Ok((Some(g), members))
@@ -1156,7 +1222,11 @@ impl Service {
     }
 
     /// The role of each user in a group (`None` = not a member).
-    pub async fn roles_in_group(&self, group_id: &str, users: Vec<String>) -> Result<Vec<(String, Option<Role>)>> {
+    pub async fn roles_in_group(
+        &self,
+        group_id: &str,
+        users: Vec<String>,
+    ) -> Result<Vec<(String, Option<Role>)>> {
         limits::validate_group_id_lookup(group_id)?;
         let gid = group_id.to_string();
         let (exists, roles) = self
@@ -1182,7 +1252,13 @@ impl Service {
     }
 
     /// Changes a member's name card, mute and message flag (`/v4` `modify_group_member_info`).
-    pub async fn modify_member(&self, actor: &Actor, group_id: &str, user: &str, change: MemberChanges) -> Result<()> {
+    pub async fn modify_member(
+        &self,
+        actor: &Actor,
+        group_id: &str,
+        user: &str,
+        change: MemberChanges,
+    ) -> Result<()> {
         limits::validate_group_id_lookup(group_id)?;
         if let Some(card) = &change.name_card {
             limits::check_len("NameCard", card, limits::MAX_NAME_CARD_BYTES)?;
@@ -1194,7 +1270,9 @@ impl Service {
             .write(move |tx| {
                 let g = load_group(tx, &gid)?;
                 if g.group_type == GroupType::AVChatRoom {
-                    return Err(GroupError::denied("AVChatRoom groups keep no member profiles"));
+                    return Err(GroupError::denied(
+                        "AVChatRoom groups keep no member profiles",
+                    ));
                 }
                 let role = tx.role(&gid, &actor.user_id)?;
                 if !actor.app_admin && role.is_none() {
@@ -1203,10 +1281,12 @@ impl Service {
                         group: gid.clone(),
                     });
                 }
-                let mut m = tx.member(&gid, &user)?.ok_or_else(|| GroupError::NotMember {
-                    user: user.clone(),
-                    group: gid.clone(),
-                })?;
+                let mut m = tx
+                    .member(&gid, &user)?
+                    .ok_or_else(|| GroupError::NotMember {
+                        user: user.clone(),
+                        group: gid.clone(),
+                    })?;
                 if let Some(card) = change.name_card {
                     m.name_card = card;
                 }

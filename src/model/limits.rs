@@ -71,7 +71,12 @@ impl Limits {
     }
 
     /// Validates a requested `max_members` for a group of type `t` holding `count` members.
-    pub fn check_max_members(&self, t: GroupType, requested: u64, count: u64) -> Result<(), GroupError> {
+    pub fn check_max_members(
+        &self,
+        t: GroupType,
+        requested: u64,
+        count: u64,
+    ) -> Result<(), GroupError> {
         if t == GroupType::AVChatRoom {
             return Err(GroupError::invalid(
                 "max_members does not apply to AVChatRoom groups (they are unlimited)",
@@ -102,7 +107,12 @@ fn printable_ascii(s: &str) -> bool {
 
 /// A user ID: printable ASCII, 1–32 bytes.
 pub fn validate_user_id(id: &str) -> Result<(), GroupError> {
-    if id.is_empty() || id.len() > MAX_USER_ID_BYTES || !printable_ascii(id) || id == "." || id == ".." {
+    if id.is_empty()
+        || id.len() > MAX_USER_ID_BYTES
+        || !printable_ascii(id)
+        || id == "."
+        || id == ".."
+    {
         return Err(GroupError::invalid(format!(
             "invalid user ID {:?}: use 1–{MAX_USER_ID_BYTES} printable ASCII characters",
             truncate_for_message(id)
@@ -113,7 +123,10 @@ pub fn validate_user_id(id: &str) -> Result<(), GroupError> {
 
 /// A group ID named by a caller when looking a group up (any length-valid ID).
 pub fn validate_group_id_lookup(id: &str) -> Result<(), GroupError> {
-    if id.is_empty() || id.len() > MAX_GROUP_ID_BYTES + COMMUNITY_ID_PREFIX.len() + 16 || !printable_ascii(id) {
+    if id.is_empty()
+        || id.len() > MAX_GROUP_ID_BYTES + COMMUNITY_ID_PREFIX.len() + 16
+        || !printable_ascii(id)
+    {
         return Err(GroupError::InvalidGroupId(format!(
             "{:?} is not a group ID (printable ASCII, at most {MAX_GROUP_ID_BYTES} bytes)",
             truncate_for_message(id)
@@ -216,13 +229,34 @@ mod tests {
     #[test]
     fn custom_ids() {
         let code = |r: Result<(), GroupError>| r.err().map(|e| e.code());
-        assert_eq!(code(validate_custom_group_id("team-1", GroupType::Public)), None);
-        assert_eq!(code(validate_custom_group_id("@TGS#x", GroupType::Public)), Some(10015));
-        assert_eq!(code(validate_custom_group_id("team", GroupType::Community)), Some(10015));
-        assert_eq!(code(validate_custom_group_id("@TGS#_team", GroupType::Community)), None);
-        assert_eq!(code(validate_custom_group_id(&"x".repeat(49), GroupType::Work)), Some(10015));
-        assert_eq!(code(validate_custom_group_id(&"x".repeat(48), GroupType::Work)), None);
-        assert_eq!(code(validate_custom_group_id("tab\there", GroupType::Work)), Some(10015));
+        assert_eq!(
+            code(validate_custom_group_id("team-1", GroupType::Public)),
+            None
+        );
+        assert_eq!(
+            code(validate_custom_group_id("@TGS#x", GroupType::Public)),
+            Some(10015)
+        );
+        assert_eq!(
+            code(validate_custom_group_id("team", GroupType::Community)),
+            Some(10015)
+        );
+        assert_eq!(
+            code(validate_custom_group_id("@TGS#_team", GroupType::Community)),
+            None
+        );
+        assert_eq!(
+            code(validate_custom_group_id(&"x".repeat(49), GroupType::Work)),
+            Some(10015)
+        );
+        assert_eq!(
+            code(validate_custom_group_id(&"x".repeat(48), GroupType::Work)),
+            None
+        );
+        assert_eq!(
+            code(validate_custom_group_id("tab\there", GroupType::Work)),
+            Some(10015)
+        );
     }
 
     #[test]
@@ -242,8 +276,16 @@ mod tests {
     #[test]
     fn max_members() {
         let l = Limits::default();
-        assert_eq!(l.check_max_members(GroupType::Public, 7000, 1).map_err(|e| e.code()), Err(10038));
-        assert_eq!(l.check_max_members(GroupType::Public, 5, 6).map_err(|e| e.code()), Err(10004));
+        assert_eq!(
+            l.check_max_members(GroupType::Public, 7000, 1)
+                .map_err(|e| e.code()),
+            Err(10038)
+        );
+        assert_eq!(
+            l.check_max_members(GroupType::Public, 5, 6)
+                .map_err(|e| e.code()),
+            Err(10004)
+        );
         assert!(l.check_max_members(GroupType::Public, 6000, 6).is_ok());
         assert!(l.check_max_members(GroupType::AVChatRoom, 10, 1).is_err());
     }

@@ -64,7 +64,11 @@ pub fn check_view(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<(
 }
 
 /// Listing members: members and app admins.
-pub fn check_list_members(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<(), GroupError> {
+pub fn check_list_members(
+    g: &GroupFacts,
+    actor: &Actor,
+    role: Option<Role>,
+) -> Result<(), GroupError> {
     if actor.app_admin || role.is_some() {
         Ok(())
     } else {
@@ -97,7 +101,11 @@ pub fn check_user_limit(user: &str, count: u64, limit: u64) -> Result<(), GroupE
 }
 
 /// Applying to join (`joinGroup`).
-pub fn check_join(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<JoinOutcome, GroupError> {
+pub fn check_join(
+    g: &GroupFacts,
+    actor: &Actor,
+    role: Option<Role>,
+) -> Result<JoinOutcome, GroupError> {
     if role.is_some() {
         return Err(GroupError::AlreadyMember {
             user: actor.user_id.clone(),
@@ -118,7 +126,11 @@ pub fn check_join(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<J
 }
 
 /// Inviting users (`inviteUserToGroup`); app admins add directly like REST `add_group_member`.
-pub fn check_invite(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<InviteOutcome, GroupError> {
+pub fn check_invite(
+    g: &GroupFacts,
+    actor: &Actor,
+    role: Option<Role>,
+) -> Result<InviteOutcome, GroupError> {
     if g.group_type == GroupType::AVChatRoom {
         return Err(GroupError::denied(
             "AVChatRoom groups take no invitations; users join by themselves",
@@ -176,7 +188,9 @@ pub fn check_kick(
         });
     };
     if target == actor.user_id {
-        return Err(GroupError::denied("you cannot remove yourself; quit the group instead"));
+        return Err(GroupError::denied(
+            "you cannot remove yourself; quit the group instead",
+        ));
     }
     if target_role == Role::Owner {
         return Err(GroupError::denied(
@@ -196,11 +210,17 @@ pub fn check_kick(
     if allowed {
         Ok(())
     } else if role == Some(Role::Admin) {
-        Err(GroupError::denied("an admin may remove ordinary members only"))
+        Err(GroupError::denied(
+            "an admin may remove ordinary members only",
+        ))
     } else if g.group_type == GroupType::Work {
-        Err(GroupError::denied("only the owner may remove members of a Work group"))
+        Err(GroupError::denied(
+            "only the owner may remove members of a Work group",
+        ))
     } else {
-        Err(GroupError::denied("only the owner or an admin may remove members"))
+        Err(GroupError::denied(
+            "only the owner or an admin may remove members",
+        ))
     }
 }
 
@@ -234,7 +254,9 @@ pub fn check_modify(
         ));
     }
     if scope.max_members && !actor.app_admin {
-        return Err(GroupError::denied("only an app admin may change max_members"));
+        return Err(GroupError::denied(
+            "only an app admin may change max_members",
+        ));
     }
     if actor.app_admin {
         return Ok(());
@@ -250,9 +272,13 @@ pub fn check_modify(
     if allowed {
         Ok(())
     } else if g.group_type == GroupType::AVChatRoom {
-        Err(GroupError::denied("only the owner may edit an AVChatRoom group"))
+        Err(GroupError::denied(
+            "only the owner may edit an AVChatRoom group",
+        ))
     } else {
-        Err(GroupError::denied("only the owner or an admin may edit the group"))
+        Err(GroupError::denied(
+            "only the owner or an admin may edit the group",
+        ))
     }
 }
 
@@ -318,13 +344,19 @@ pub fn check_transfer(
             user: new_owner.to_string(),
             group: g.group_id.clone(),
         }),
-        Some(Role::Owner) => Err(GroupError::invalid(format!("{new_owner} already owns the group"))),
+        Some(Role::Owner) => Err(GroupError::invalid(format!(
+            "{new_owner} already owns the group"
+        ))),
         Some(_) => Ok(()),
     }
 }
 
 /// Deciding a join request: the owner, an admin, or an app admin.
-pub fn check_handle_request(g: &GroupFacts, actor: &Actor, role: Option<Role>) -> Result<(), GroupError> {
+pub fn check_handle_request(
+    g: &GroupFacts,
+    actor: &Actor,
+    role: Option<Role>,
+) -> Result<(), GroupError> {
     if actor.app_admin || matches!(role, Some(Role::Owner | Role::Admin)) {
         Ok(())
     } else if role.is_none() {

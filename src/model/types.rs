@@ -175,7 +175,9 @@ impl InviteOption {
 }
 
 /// A member's role in a group. App admins are not a role (see [`Actor`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub enum Role {
     Member,
     Admin,

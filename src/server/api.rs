@@ -7,7 +7,9 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ErrorBody, OptionalJson};
 use crate::model::limits::validate_user_id;
 use crate::model::{AddOption, GroupError, GroupType, InviteOption, Role};
-use crate::service::{self, Decision, GroupChanges, GroupView, InviteResult, JoinResult, NewGroup, Tips};
+use crate::service::{
+    self, Decision, GroupChanges, GroupView, InviteResult, JoinResult, NewGroup, Tips,
+};
 use crate::store::{MemberRow, RequestListing, RequestStatus};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -340,12 +342,21 @@ pub async fn create_group(
         notification: req.notification,
         face_url: req.face_url,
         max_members: req.max_members,
-        members: req.members.into_iter().map(|m| (m.user_id, m.role)).collect(),
+        members: req
+            .members
+            .into_iter()
+            .map(|m| (m.user_id, m.role))
+            .collect(),
         owner: None,
         ownerless: false,
     };
     let g = st.service.create_group(&caller.0, spec).await?;
-    Ok((StatusCode::CREATED, Json(Created { group_id: g.group_id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            group_id: g.group_id,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", params(GroupListQuery),
@@ -359,7 +370,11 @@ pub async fn list_groups(
     let all = match q.scope.as_deref() {
         None | Some("joined") => false,
         Some("all") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("unknown scope {other:?}; use `joined` or `all`"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown scope {other:?}; use `joined` or `all`"
+            )));
+        }
     };
     let (items, next) = st
         .service
@@ -408,7 +423,11 @@ pub async fn modify_group(
 
 #[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn disband(State(st): State<Arc<AppState>>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Ok>> {
+pub async fn disband(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Ok>> {
     st.service.disband(&caller.0, &id).await?;
     Ok(ok())
 }
@@ -437,7 +456,11 @@ pub async fn join(
 
 #[utoipa::path(post, path = "/api/v1/groups/{id}/quit", tag = "membership", params(("id" = String, Path, description = "group ID")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody)))]
-pub async fn quit(State(st): State<Arc<AppState>>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Ok>> {
+pub async fn quit(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Ok>> {
     st.service.quit(&caller.0, &id).await?;
     Ok(ok())
 }
@@ -547,7 +570,9 @@ pub async fn transfer_owner(
     ApiJson(req): ApiJson<TransferRequest>,
 ) -> ApiResult<Json<Ok>> {
     check_user_param(&req.user_id)?;
-    st.service.transfer_owner(&caller.0, &id, &req.user_id).await?;
+    st.service
+        .transfer_owner(&caller.0, &id, &req.user_id)
+        .await?;
     Ok(ok())
 }
 
@@ -557,7 +582,12 @@ fn request_info(caller: &Caller, l: RequestListing, approver_groups: &[String]) 
         && (caller.0.app_admin || approver_groups.contains(&r.group_id));
     JoinRequestInfo {
         id: r.id,
-        kind: if r.inviter.is_some() { "invite" } else { "join" }.to_string(),
+        kind: if r.inviter.is_some() {
+            "invite"
+        } else {
+            "join"
+        }
+        .to_string(),
         group_id: r.group_id,
         group_name: l.group_name,
         group_type: l.group_type,
@@ -627,7 +657,9 @@ pub async fn decide(
         DecisionValue::Accept => Decision::Accept,
         DecisionValue::Refuse => Decision::Refuse,
     };
-    st.service.decide(&caller.0, id, decision, req.reason).await?;
+    st.service
+        .decide(&caller.0, id, decision, req.reason)
+        .await?;
     Ok(ok())
 }
 

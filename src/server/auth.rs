@@ -71,12 +71,16 @@ fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
         return Ok(sig.trim().to_string());
     }
     // Only the event stream takes the sig in the query (EventSource cannot set headers).
-    let from_query = parts.uri.query().filter(|_| parts.uri.path() == "/api/v1/events").and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "usersig")
-            .map(|(_, v)| v.to_string())
-    });
+    let from_query = parts
+        .uri
+        .query()
+        .filter(|_| parts.uri.path() == "/api/v1/events")
+        .and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "usersig")
+                .map(|(_, v)| v.to_string())
+        });
     from_query.ok_or_else(|| {
         unauthorized(
             70002,
@@ -88,7 +92,10 @@ fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
         let sig = presented_sig(parts)?;
         let ticket = st.key.verify(&sig, None)?;
         validate_user_id(&ticket.identifier)

@@ -107,7 +107,10 @@ impl From<JsonRejection> for ApiError {
                 10004,
                 "the request body is too large",
             ),
-            other => ApiError::bad_request(format!("cannot read the request body: {}", other.body_text())),
+            other => ApiError::bad_request(format!(
+                "cannot read the request body: {}",
+                other.body_text()
+            )),
         }
     }
 }
@@ -152,24 +155,39 @@ impl IntoResponse for ApiError {
 
 /// `application/json` or `application/<something>+json`, parameters ignored.
 fn is_json_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Reads the whole body, mapping a too-large body to 413.
-async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, axum::body::Bytes), ApiError> {
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(bool, axum::body::Bytes), ApiError> {
     let json_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(is_json_type);
-    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 10004, "the request body is too large")
-        } else {
-            ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
-        }
-    })?;
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    10004,
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+            }
+        })?;
     Ok((json_type, bytes))
 }
 
@@ -198,7 +216,9 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (json_type, bytes) = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("the request body is empty; send a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body is empty; send a JSON object",
+            ));
         }
         Ok(ApiJson(parse_json(json_type, &bytes)?))
     }
@@ -233,8 +253,12 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(ApiPath(v))
     }
 }

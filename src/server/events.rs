@@ -58,15 +58,29 @@ pub async fn events(
     let all = match q.scope.as_deref() {
         None | Some("mine") => false,
         Some("all") if caller.0.app_admin => true,
-        Some("all") => return Err(GroupError::denied("only app admins may follow every event (scope=all)").into()),
-        Some(other) => return Err(ApiError::bad_request(format!("unknown scope {other:?}; use `all`"))),
+        Some("all") => {
+            return Err(
+                GroupError::denied("only app admins may follow every event (scope=all)").into(),
+            );
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown scope {other:?}; use `all`"
+            )));
+        }
     };
     let after = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, 10004, "Last-Event-ID must be an event id (a number)"))?,
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        10004,
+                        "Last-Event-ID must be an event id (a number)",
+                    )
+                })?,
         ),
         None => q.after,
     };
@@ -93,7 +107,11 @@ pub async fn events(
         }
     });
     let stream = ReceiverStream::new(rx).map(Ok);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+    Ok(Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    ))
 }
 
 async fn wait_for_shutdown(mut rx: watch::Receiver<bool>) {
@@ -165,8 +183,13 @@ impl Subscriber {
 
     async fn send_reset(&self, head: u64, why: &str) -> Result<(), StreamEnd> {
         let data = serde_json::json!({"last_event_id": head, "reason": why}).to_string();
-        self.send(SseEvent::default().id(head.to_string()).event("reset").data(data))
-            .await
+        self.send(
+            SseEvent::default()
+                .id(head.to_string())
+                .event("reset")
+                .data(data),
+        )
+        .await
     }
 
     async fn run(&mut self, after: Option<u64>) -> Result<(), StreamEnd> {
@@ -175,12 +198,16 @@ impl Subscriber {
         let mut last = match after {
             None => head,
             Some(a) if a > head => {
-                self.send_reset(head, "the requested id is newer than this server's log").await?;
+                self.send_reset(head, "the requested id is newer than this server's log")
+                    .await?;
                 head
             }
             Some(a) if a < pruned => {
-                self.send_reset(head, "the log no longer reaches back to the requested id; re-read state")
-                    .await?;
+                self.send_reset(
+                    head,
+                    "the log no longer reaches back to the requested id; re-read state",
+                )
+                .await?;
                 head
             }
             Some(a) => a,
@@ -212,12 +239,24 @@ impl Subscriber {
                     if from < pruned {
                         return Ok((None, head));
                     }
-                    Ok((Some(rows::entitled_events(c, user.as_deref(), from, to, CATCH_UP_PAGE)?), head))
+                    Ok((
+                        Some(rows::entitled_events(
+                            c,
+                            user.as_deref(),
+                            from,
+                            to,
+                            CATCH_UP_PAGE,
+                        )?),
+                        head,
+                    ))
                 })
                 .await?;
             let Some(page) = page else {
-                self.send_reset(head, "the stream fell behind the retained log; re-read state")
-                    .await?;
+                self.send_reset(
+                    head,
+                    "the stream fell behind the retained log; re-read state",
+                )
+                .await?;
                 *last = head;
                 *upto = head;
                 break;

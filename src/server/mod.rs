@@ -117,24 +117,31 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 pub fn router(state: Arc<AppState>, body_limit: usize, timeout: Duration) -> Router {
     let api = Router::new()
         .route("/api/v1/me", get(api::me))
-        .route("/api/v1/groups", post(api::create_group).get(api::list_groups))
+        .route(
+            "/api/v1/groups",
+            post(api::create_group).get(api::list_groups),
+        )
         .route(
             "/api/v1/groups/{id}",
-            get(api::group_info).patch(api::modify_group).delete(api::disband),
+            get(api::group_info)
+                .patch(api::modify_group)
+                .delete(api::disband),
         )
         .route("/api/v1/groups/{id}/join", post(api::join))
         .route("/api/v1/groups/{id}/quit", post(api::quit))
         .route("/api/v1/groups/{id}/invite", post(api::invite))
         .route("/api/v1/groups/{id}/members", get(api::members))
         .route("/api/v1/groups/{id}/members/{user_id}", delete(api::kick))
-        .route("/api/v1/groups/{id}/members/{user_id}/role", put(api::set_role))
+        .route(
+            "/api/v1/groups/{id}/members/{user_id}/role",
+            put(api::set_role),
+        )
         .route("/api/v1/groups/{id}/owner", post(api::transfer_owner))
         .route("/api/v1/pendency", get(api::list_requests))
         .route("/api/v1/pendency/{id}", post(api::decide))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(api::healthz))
         .route("/v4/{service}/{command}", any(rest::handle))
-
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

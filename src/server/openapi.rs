@@ -49,14 +49,19 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("UserSig")
-                    .description(Some("A Tencent TLSSigAPIv2 UserSig (`groupdeck usersig --user ID`)"))
+                    .description(Some(
+                        "A Tencent TLSSigAPIv2 UserSig (`groupdeck usersig --user ID`)",
+                    ))
                     .build(),
             ),
         );
         // Every operation can fail in these ways; document them once, here.
         let common: [(&str, &str); 6] = [
             ("400", "bad input (Tencent code 10004, 10011, 10015, ...)"),
-            ("401", "missing, malformed, expired or foreign UserSig (70001, 70002, 70003, 70009, 70013, 70014)"),
+            (
+                "401",
+                "missing, malformed, expired or foreign UserSig (70001, 70002, 70003, 70009, 70013, 70014)",
+            ),
             ("404", "no such group, request or route (10010, 60009)"),
             ("413", "request body too large"),
             ("415", "body not sent as application/json"),
@@ -72,18 +77,21 @@ impl Modify for BearerAuth {
             ];
             for op in ops.into_iter().flatten() {
                 for (status, text) in common {
-                    op.responses.responses.entry(status.to_string()).or_insert_with(|| {
-                        ResponseBuilder::new()
-                            .description(text)
-                            .content(
-                                "application/json",
-                                ContentBuilder::new()
-                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                                    .build(),
-                            )
-                            .build()
-                            .into()
-                    });
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(text)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
                 }
             }
         }

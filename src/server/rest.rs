@@ -87,7 +87,10 @@ const GROUP_COMMANDS: &[&str] = &[
 ];
 
 fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
@@ -143,7 +146,10 @@ pub async fn handle(
 
 /// Any other path under `/v4`.
 pub async fn bad_path() -> Json<Value> {
-    fail_envelope(RestError::new(60009, "bad resource path; use /v4/<service>/<command>"))
+    fail_envelope(RestError::new(
+        60009,
+        "bad resource path; use /v4/<service>/<command>",
+    ))
 }
 
 async fn dispatch(
@@ -157,14 +163,22 @@ async fn dispatch(
     let svc = match service {
         "im_open_login_svc" => Svc::Login,
         "group_open_http_svc" => Svc::Group,
-        _ => return Err(RestError::new(60009, format!("unknown service {service:?}"))),
+        _ => {
+            return Err(RestError::new(
+                60009,
+                format!("unknown service {service:?}"),
+            ));
+        }
     };
     let known = match svc {
         Svc::Login => LOGIN_COMMANDS.contains(&command),
         Svc::Group => GROUP_COMMANDS.contains(&command),
     };
     if !known {
-        return Err(RestError::new(10003, format!("unknown command {service}/{command}")));
+        return Err(RestError::new(
+            10003,
+            format!("unknown command {service}/{command}"),
+        ));
     }
     if method != Method::POST {
         return Err(RestError::new(60008, "use POST"));
@@ -177,7 +191,10 @@ async fn dispatch(
             .map_err(|_| RestError::new(60006, format!("sdkappid {v:?} is not a number")))?,
     };
     if app_id != st.key.sdkappid() {
-        return Err(RestError::new(60006, format!("sdkappid {app_id} is not this server's app")));
+        return Err(RestError::new(
+            60006,
+            format!("sdkappid {app_id} is not this server's app"),
+        ));
     }
     let identifier = match query_param(&query, "identifier") {
         None | Some("") => return Err(RestError::new(60004, "identifier is missing from the URL")),
@@ -194,7 +211,10 @@ async fn dispatch(
         ));
     }
     if let Err(wait) = st.rest_rate_limit.check(command) {
-        return Err(RestError::new(60007, format!("{command} is over its rate limit; retry in {wait} s")));
+        return Err(RestError::new(
+            60007,
+            format!("{command} is over its rate limit; retry in {wait} s"),
+        ));
     }
     let body = body.map_err(|e| {
         RestError::new(
@@ -208,7 +228,10 @@ async fn dispatch(
     })?;
     let parse_code = if svc == Svc::Group { 10011 } else { 60003 };
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(RestError::new(parse_code, "the body is empty; send a JSON object ({} when there are no fields)"));
+        return Err(RestError::new(
+            parse_code,
+            "the body is empty; send a JSON object ({} when there are no fields)",
+        ));
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| RestError::new(parse_code, format!("the body is not valid JSON: {e}")))?;
@@ -579,8 +602,14 @@ fn base_object(g: &GroupRow, app_id: u64, fields: Option<&[String]>, obj: &mut M
                     obj.insert(f.clone(), v);
                 }
                 if f == "ShutUpAllMember" || f == "MuteAllMember" {
-                    obj.insert("ShutUpAllMember".into(), json!(if g.mute_all { "On" } else { "Off" }));
-                    obj.insert("MuteAllMember".into(), json!(if g.mute_all { "On" } else { "Off" }));
+                    obj.insert(
+                        "ShutUpAllMember".into(),
+                        json!(if g.mute_all { "On" } else { "Off" }),
+                    );
+                    obj.insert(
+                        "MuteAllMember".into(),
+                        json!(if g.mute_all { "On" } else { "Off" }),
+                    );
                 }
             }
         }
@@ -604,13 +633,17 @@ fn on_off(v: &str, field: &str, code: u32) -> Result<bool, RestError> {
     match v {
         "On" => Ok(true),
         "Off" => Ok(false),
-        other => Err(RestError::new(code, format!("{field} must be \"On\" or \"Off\", not {other:?}"))),
+        other => Err(RestError::new(
+            code,
+            format!("{field} must be \"On\" or \"Off\", not {other:?}"),
+        )),
     }
 }
 
 impl Cx<'_> {
     fn body<T: DeserializeOwned>(&self, v: Value) -> Result<T, RestError> {
-        serde_json::from_value(v).map_err(|e| RestError::new(self.bad_param, format!("invalid request: {e}")))
+        serde_json::from_value(v)
+            .map_err(|e| RestError::new(self.bad_param, format!("invalid request: {e}")))
     }
 
     fn service(&self) -> &crate::service::Service {
@@ -626,8 +659,7 @@ impl Cx<'_> {
 
     async fn account_import(&self, v: Value) -> RestResult {
         let req: AccountImport = self.body(v)?;
-        validate_user_id(&req.user_id)
-            .map_err(|e| RestError::new(70402, e.to_string()))?;
+        validate_user_id(&req.user_id).map_err(|e| RestError::new(70402, e.to_string()))?;
         let failed = self
             .service()
             .import_users(vec![(req.user_id, req.nick, req.face_url)])
@@ -644,12 +676,20 @@ impl Cx<'_> {
         if req.accounts.is_empty() || req.accounts.len() > 100 {
             return Err(RestError::new(
                 70206,
-                format!("Accounts holds {} accounts; send 1 to 100", req.accounts.len()),
+                format!(
+                    "Accounts holds {} accounts; send 1 to 100",
+                    req.accounts.len()
+                ),
             ));
         }
         let failed = self
             .service()
-            .import_users(req.accounts.into_iter().map(|a| (a, String::new(), String::new())).collect())
+            .import_users(
+                req.accounts
+                    .into_iter()
+                    .map(|a| (a, String::new(), String::new()))
+                    .collect(),
+            )
             .await?;
         let mut out = Map::new();
         out.insert("FailAccounts".into(), json!(failed));
@@ -662,18 +702,31 @@ impl Cx<'_> {
         let add_option = match nonempty(req.apply_join_option) {
             None => None,
             Some(s) => Some(AddOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(self.bad_param, format!("ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"))
+                RestError::new(
+                    self.bad_param,
+                    format!(
+                        "ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"
+                    ),
+                )
             })?),
         };
         let invite_option = match nonempty(req.invite_join_option) {
             None => None,
             Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(self.bad_param, format!("InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"))
+                RestError::new(
+                    self.bad_param,
+                    format!(
+                        "InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"
+                    ),
+                )
             })?),
         };
         let members = req.members.unwrap_or_default();
         if group_type == GroupType::AVChatRoom && !members.is_empty() {
-            return Err(GroupError::denied("an AVChatRoom group cannot be created with a MemberList").into());
+            return Err(GroupError::denied(
+                "an AVChatRoom group cannot be created with a MemberList",
+            )
+            .into());
         }
         let mut list = Vec::with_capacity(members.len());
         for m in members {
@@ -683,7 +736,9 @@ impl Cx<'_> {
                 Some(other) => {
                     return Err(RestError::new(
                         self.bad_param,
-                        format!("Role {other:?} is not allowed at creation; use \"Admin\" or leave it out"),
+                        format!(
+                            "Role {other:?} is not allowed at creation; use \"Admin\" or leave it out"
+                        ),
                     ));
                 }
             };
@@ -700,7 +755,9 @@ impl Cx<'_> {
             notification: req.notification,
             face_url: req.face_url,
             // AVChatRoom groups are unlimited; scripts send a count anyway.
-            max_members: req.max_members.filter(|_| group_type != GroupType::AVChatRoom),
+            max_members: req
+                .max_members
+                .filter(|_| group_type != GroupType::AVChatRoom),
             members: list,
             ownerless: owner.is_none(),
             owner,
@@ -748,16 +805,24 @@ impl Cx<'_> {
             return Err(RestError::new(self.bad_param, "GroupIdList is empty"));
         }
         if req.ids.len() > 50 {
-            return Err(RestError::new(10005, format!("GroupIdList holds {} IDs; at most 50", req.ids.len())));
+            return Err(RestError::new(
+                10005,
+                format!("GroupIdList holds {} IDs; at most 50", req.ids.len()),
+            ));
         }
         let filter = req.filter.unwrap_or_default();
-        let with_members = filter.base.is_none() && filter.member.is_none() || filter.member.is_some();
+        let with_members =
+            filter.base.is_none() && filter.member.is_none() || filter.member.is_some();
         let app_id = self.st.key.sdkappid();
         let mut infos = Vec::with_capacity(req.ids.len());
         for id in req.ids {
             let mut obj = Map::new();
             obj.insert("GroupId".into(), json!(id));
-            match self.service().group_with_members(&id, if with_members { 10_000 } else { 0 }).await {
+            match self
+                .service()
+                .group_with_members(&id, if with_members { 10_000 } else { 0 })
+                .await
+            {
                 Ok((g, members)) => {
                     obj.insert("ErrorCode".into(), json!(0));
                     obj.insert("ErrorInfo".into(), json!(""));
@@ -765,7 +830,12 @@ impl Cx<'_> {
                     if with_members && g.group_type != GroupType::AVChatRoom {
                         obj.insert(
                             "MemberList".into(),
-                            Value::Array(members.iter().map(|m| member_object(m, filter.member.as_deref())).collect()),
+                            Value::Array(
+                                members
+                                    .iter()
+                                    .map(|m| member_object(m, filter.member.as_deref()))
+                                    .collect(),
+                            ),
                         );
                     }
                 }
@@ -823,11 +893,19 @@ impl Cx<'_> {
         out.insert("MemberNum".into(), json!(g.member_count));
         out.insert(
             "MemberList".into(),
-            Value::Array(members.iter().map(|m| member_object(m, req.member_filter.as_deref())).collect()),
+            Value::Array(
+                members
+                    .iter()
+                    .map(|m| member_object(m, req.member_filter.as_deref()))
+                    .collect(),
+            ),
         );
         if g.group_type == GroupType::Community {
             let next = if members.len() as u32 == limit {
-                members.last().map(|m| m.user_id.clone()).unwrap_or_default()
+                members
+                    .last()
+                    .map(|m| m.user_id.clone())
+                    .unwrap_or_default()
             } else {
                 String::new()
             };
@@ -841,13 +919,23 @@ impl Cx<'_> {
         let add_option = match nonempty(req.apply_join_option) {
             None => None,
             Some(s) => Some(AddOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(self.bad_param, format!("ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"))
+                RestError::new(
+                    self.bad_param,
+                    format!(
+                        "ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"
+                    ),
+                )
             })?),
         };
         let invite_option = match nonempty(req.invite_join_option) {
             None => None,
             Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(self.bad_param, format!("InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"))
+                RestError::new(
+                    self.bad_param,
+                    format!(
+                        "InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"
+                    ),
+                )
             })?),
         };
         let mute_all = match req.mute_all.as_deref() {
@@ -865,7 +953,9 @@ impl Cx<'_> {
             mute_all,
         };
         let actor = self.operator(req.from_account);
-        self.service().modify_group(&actor, &req.group_id, changes).await?;
+        self.service()
+            .modify_group(&actor, &req.group_id, changes)
+            .await?;
         Ok(Map::new())
     }
 
@@ -875,11 +965,24 @@ impl Cx<'_> {
             return Err(RestError::new(self.bad_param, "MemberList is empty"));
         }
         if req.members.len() > 300 {
-            return Err(RestError::new(10005, format!("MemberList holds {} accounts; at most 300", req.members.len())));
+            return Err(RestError::new(
+                10005,
+                format!(
+                    "MemberList holds {} accounts; at most 300",
+                    req.members.len()
+                ),
+            ));
         }
-        let tips = if req.silence == Some(1) { Tips::Silent } else { Tips::Everyone };
+        let tips = if req.silence == Some(1) {
+            Tips::Silent
+        } else {
+            Tips::Everyone
+        };
         let users: Vec<String> = req.members.into_iter().map(|m| m.account).collect();
-        let results = self.service().invite(&self.actor, &req.group_id, users, tips).await?;
+        let results = self
+            .service()
+            .invite(&self.actor, &req.group_id, users, tips)
+            .await?;
         if !results.is_empty()
             && results
                 .iter()
@@ -909,17 +1012,39 @@ impl Cx<'_> {
     async fn delete_group_member(&self, v: Value) -> RestResult {
         let req: DeleteMembers = self.body(v)?;
         if req.members.is_empty() {
-            return Err(RestError::new(self.bad_param, "MemberToDel_Account is empty"));
+            return Err(RestError::new(
+                self.bad_param,
+                "MemberToDel_Account is empty",
+            ));
         }
         if req.members.len() > 100 {
-            return Err(RestError::new(10005, format!("MemberToDel_Account holds {} accounts; at most 100", req.members.len())));
+            return Err(RestError::new(
+                10005,
+                format!(
+                    "MemberToDel_Account holds {} accounts; at most 100",
+                    req.members.len()
+                ),
+            ));
         }
-        let tips = if req.silence == Some(1) { Tips::Silent } else { Tips::Everyone };
+        let tips = if req.silence == Some(1) {
+            Tips::Silent
+        } else {
+            Tips::Everyone
+        };
         // Accounts that are not members are skipped, as on Tencent.
-        let roles = self.service().roles_in_group(&req.group_id, req.members).await?;
-        let members: Vec<String> = roles.into_iter().filter(|(_, r)| r.is_some()).map(|(u, _)| u).collect();
+        let roles = self
+            .service()
+            .roles_in_group(&req.group_id, req.members)
+            .await?;
+        let members: Vec<String> = roles
+            .into_iter()
+            .filter(|(_, r)| r.is_some())
+            .map(|(u, _)| u)
+            .collect();
         if members.is_empty() {
-            return Err(GroupError::denied("none of MemberToDel_Account is a member of the group").into());
+            return Err(
+                GroupError::denied("none of MemberToDel_Account is a member of the group").into(),
+            );
         }
         self.service()
             .kick(&self.actor, &req.group_id, members, req.reason, tips)
@@ -929,15 +1054,24 @@ impl Cx<'_> {
 
     async fn modify_group_member_info(&self, v: Value) -> RestResult {
         let req: ModifyMember = self.body(v)?;
-        validate_user_id(&req.account).map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
+        validate_user_id(&req.account)
+            .map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
         let role = match req.role.as_deref() {
             None | Some("") => None,
             Some("Admin") => Some(Role::Admin),
             Some("Member") => Some(Role::Member),
             Some("Owner") => {
-                return Err(RestError::new(self.bad_param, "Role \"Owner\" cannot be set; use change_group_owner"));
+                return Err(RestError::new(
+                    self.bad_param,
+                    "Role \"Owner\" cannot be set; use change_group_owner",
+                ));
             }
-            Some(other) => return Err(RestError::new(self.bad_param, format!("Role {other:?} is not Admin or Member"))),
+            Some(other) => {
+                return Err(RestError::new(
+                    self.bad_param,
+                    format!("Role {other:?} is not Admin or Member"),
+                ));
+            }
         };
         if let Some(flag) = req.msg_flag.as_deref() {
             if !matches!(flag, "AcceptAndNotify" | "AcceptNotNotify" | "Discard") {
@@ -952,7 +1086,9 @@ impl Cx<'_> {
             msg_flag: req.msg_flag,
             mute_secs: req.mute_time,
         };
-        let touches_profile = profile.name_card.is_some() || profile.msg_flag.is_some() || profile.mute_secs.is_some();
+        let touches_profile = profile.name_card.is_some()
+            || profile.msg_flag.is_some()
+            || profile.mute_secs.is_some();
         if touches_profile {
             self.service()
                 .modify_member(&self.actor, &req.group_id, &req.account, profile)
@@ -974,7 +1110,8 @@ impl Cx<'_> {
 
     async fn get_joined_group_list(&self, v: Value) -> RestResult {
         let req: JoinedList = self.body(v)?;
-        validate_user_id(&req.account).map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
+        validate_user_id(&req.account)
+            .map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
         if req.limit.is_some_and(|l| l > 5_000) {
             return Err(RestError::new(self.bad_param, "Limit must be at most 5000"));
         }
@@ -1034,9 +1171,18 @@ impl Cx<'_> {
             return Err(RestError::new(self.bad_param, "User_Account is empty"));
         }
         if req.users.len() > 500 {
-            return Err(RestError::new(10005, format!("User_Account holds {} accounts; at most 500", req.users.len())));
+            return Err(RestError::new(
+                10005,
+                format!(
+                    "User_Account holds {} accounts; at most 500",
+                    req.users.len()
+                ),
+            ));
         }
-        let roles = self.service().roles_in_group(&req.group_id, req.users).await?;
+        let roles = self
+            .service()
+            .roles_in_group(&req.group_id, req.users)
+            .await?;
         let list: Vec<Value> = roles
             .into_iter()
             .map(|(u, r)| json!({"Member_Account": u, "Role": r.map(|r| r.as_str()).unwrap_or("NotMember")}))
@@ -1048,7 +1194,8 @@ impl Cx<'_> {
 
     async fn change_group_owner(&self, v: Value) -> RestResult {
         let req: ChangeOwner = self.body(v)?;
-        validate_user_id(&req.new_owner).map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
+        validate_user_id(&req.new_owner)
+            .map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
         let actor = self.operator(req.from_account);
         self.service()
             .transfer_owner(&actor, &req.group_id, &req.new_owner)
@@ -1063,7 +1210,9 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let q = parse_query(Some("sdkappid=1400000000&identifier=admin&usersig=eJ%2Ba*b-c_&random=9&contenttype=json"));
+        let q = parse_query(Some(
+            "sdkappid=1400000000&identifier=admin&usersig=eJ%2Ba*b-c_&random=9&contenttype=json",
+        ));
         assert_eq!(query_param(&q, "usersig"), Some("eJ+a*b-c_"));
         assert_eq!(query_param(&q, "identifier"), Some("admin"));
         assert_eq!(percent_decode("%zz%4"), "%zz%4");

@@ -157,7 +157,11 @@ pub trait Tx {
     fn approvers(&mut self, group_id: &str) -> StoreResult<Vec<String>>;
 
     fn request(&mut self, id: u64) -> StoreResult<Option<RequestRow>>;
-    fn pending_request(&mut self, group_id: &str, applicant: &str) -> StoreResult<Option<RequestRow>>;
+    fn pending_request(
+        &mut self,
+        group_id: &str,
+        applicant: &str,
+    ) -> StoreResult<Option<RequestRow>>;
     /// Inserts a request and returns its id (the `id` field is ignored).
     fn insert_request(&mut self, request: &RequestRow) -> StoreResult<u64>;
     fn update_request(&mut self, request: &RequestRow) -> StoreResult<()>;

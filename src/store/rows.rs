@@ -46,17 +46,21 @@ pub fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRow> {
     let invite_s: Option<String> = row.get(8)?;
     let invite_option = match invite_s {
         None => None,
-        Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| bad_column(8, "invite option", &s))?),
+        Some(s) => {
+            Some(InviteOption::parse_any(&s).ok_or_else(|| bad_column(8, "invite option", &s))?)
+        }
     };
     Ok(GroupRow {
         group_id: row.get(0)?,
-        group_type: GroupType::parse_any(&type_s).ok_or_else(|| bad_column(1, "group type", &type_s))?,
+        group_type: GroupType::parse_any(&type_s)
+            .ok_or_else(|| bad_column(1, "group type", &type_s))?,
         name: row.get(2)?,
         introduction: row.get(3)?,
         notification: row.get(4)?,
         face_url: row.get(5)?,
         owner: row.get(6)?,
-        add_option: AddOption::parse_any(&add_s).ok_or_else(|| bad_column(7, "join option", &add_s))?,
+        add_option: AddOption::parse_any(&add_s)
+            .ok_or_else(|| bad_column(7, "join option", &add_s))?,
         invite_option,
         max_members: opt_u64_col(row, 9)?,
         member_count: u64_col(row, 10)?,
@@ -93,7 +97,8 @@ pub fn request_from_row(row: &Row<'_>) -> rusqlite::Result<RequestRow> {
         inviter: row.get(3)?,
         message: row.get(4)?,
         created_at: u64_col(row, 5)?,
-        status: RequestStatus::parse(&status_s).ok_or_else(|| bad_column(6, "request status", &status_s))?,
+        status: RequestStatus::parse(&status_s)
+            .ok_or_else(|| bad_column(6, "request status", &status_s))?,
         handled_by: row.get(7)?,
         handled_at: opt_u64_col(row, 8)?,
         reason: row.get(9)?,
@@ -112,15 +117,18 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         group_id: row.get(2)?,
         kind: EventKind::parse(&kind_s).ok_or_else(|| bad_column(3, "event kind", &kind_s))?,
         actor: row.get(4)?,
-        targets: serde_json::from_str(&targets_s).map_err(|_| bad_column(5, "targets", &targets_s))?,
+        targets: serde_json::from_str(&targets_s)
+            .map_err(|_| bad_column(5, "targets", &targets_s))?,
         detail: serde_json::from_str(&detail_s).map_err(|_| bad_column(6, "detail", &detail_s))?,
     })
 }
 
 pub fn group(conn: &Connection, group_id: &str) -> rusqlite::Result<Option<GroupRow>> {
-    conn.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"))?
-        .query_row([group_id], group_from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"
+    ))?
+    .query_row([group_id], group_from_row)
+    .optional()
 }
 
 pub fn role(conn: &Connection, group_id: &str, user: &str) -> rusqlite::Result<Option<Role>> {
@@ -174,7 +182,10 @@ pub fn all_groups(
          ORDER BY group_id LIMIT ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![after, limit, group_type.map(|t| t.as_str())], group_from_row)?;
+    let rows = stmt.query_map(
+        params![after, limit, group_type.map(|t| t.as_str())],
+        group_from_row,
+    )?;
     rows.collect()
 }
 
@@ -186,7 +197,12 @@ pub fn count_groups(conn: &Connection, group_type: Option<GroupType>) -> rusqlit
 }
 
 /// Members of a group, keyset-paged by user ID.
-pub fn members(conn: &Connection, group_id: &str, after: &str, limit: u32) -> rusqlite::Result<Vec<MemberRow>> {
+pub fn members(
+    conn: &Connection,
+    group_id: &str,
+    after: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<MemberRow>> {
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3"
     );
@@ -195,7 +211,11 @@ pub fn members(conn: &Connection, group_id: &str, after: &str, limit: u32) -> ru
     rows.collect()
 }
 
-pub fn member(conn: &Connection, group_id: &str, user: &str) -> rusqlite::Result<Option<MemberRow>> {
+pub fn member(
+    conn: &Connection,
+    group_id: &str,
+    user: &str,
+) -> rusqlite::Result<Option<MemberRow>> {
     conn.prepare_cached(&format!(
         "SELECT {MEMBER_COLUMNS} FROM members WHERE group_id = ?1 AND user_id = ?2"
     ))?
@@ -218,7 +238,10 @@ pub fn members_by_offset(
          ORDER BY user_id LIMIT ?3 OFFSET ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![group_id, to_i64(offset), limit, roles], member_from_row)?;
+    let rows = stmt.query_map(
+        params![group_id, to_i64(offset), limit, roles],
+        member_from_row,
+    )?;
     rows.collect()
 }
 
@@ -335,7 +358,14 @@ pub fn requests_for(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![to_i64(after), status.map(|s| s.as_str()), app_admin, user, limit, to_i64(cutoff_ms)],
+        params![
+            to_i64(after),
+            status.map(|s| s.as_str()),
+            app_admin,
+            user,
+            limit,
+            to_i64(cutoff_ms)
+        ],
         |r| {
             let t: Option<String> = r.get(11)?;
             let mut request = request_from_row(r)?;
@@ -353,9 +383,11 @@ pub fn requests_for(
 }
 
 pub fn request(conn: &Connection, id: u64) -> rusqlite::Result<Option<RequestRow>> {
-    conn.prepare_cached(&format!("SELECT {REQUEST_COLUMNS} FROM join_requests WHERE id = ?1"))?
-        .query_row([to_i64(id)], request_from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM join_requests WHERE id = ?1"
+    ))?
+    .query_row([to_i64(id)], request_from_row)
+    .optional()
 }
 
 /// The newest event id and the id up to which the log was pruned.
@@ -369,7 +401,12 @@ pub fn log_bounds(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
         .prepare_cached("SELECT max(id) FROM events")?
         .query_row([], |r| r.get(0))?;
     let pruned = u64::try_from(pruned).unwrap_or(0);
-    Ok((head.map(|h| u64::try_from(h).unwrap_or(0)).unwrap_or(pruned).max(pruned), pruned))
+    Ok((
+        head.map(|h| u64::try_from(h).unwrap_or(0))
+            .unwrap_or(pruned)
+            .max(pruned),
+        pruned,
+    ))
 }
 
 /// Events in `(after, upto]` the user was entitled to when they happened
@@ -383,7 +420,9 @@ pub fn entitled_events(
 ) -> rusqlite::Result<Vec<Event>> {
     let (after, upto) = (to_i64(after), to_i64(upto));
     let Some(user) = user else {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id > ?1 AND e.id <= ?2 ORDER BY e.id LIMIT ?3");
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id > ?1 AND e.id <= ?2 ORDER BY e.id LIMIT ?3"
+        );
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![after, upto, limit], event_from_row)?;
         return rows.collect();

@@ -70,11 +70,17 @@ fn storage_error(e: rusqlite::Error) -> GroupError {
 fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if synchronous_full { "FULL" } else { "NORMAL" },
+    )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -86,7 +92,11 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
         tx.commit()?;
     }
     Ok(())
@@ -197,7 +207,6 @@ impl SqliteStore {
         }
         result.map_err(storage_error)
     }
-
 }
 
 impl Drop for SqliteStore {
@@ -317,9 +326,18 @@ impl Writer {
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute("DELETE FROM events WHERE id <= ?1", [to_i64(cut)])?;
-            tx.execute("DELETE FROM event_recipients WHERE event_id <= ?1", [to_i64(cut)])?;
-            tx.execute("DELETE FROM membership_history WHERE to_event <= ?1", [to_i64(cut)])?;
-            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'pruned_through'", [to_i64(cut)])?;
+            tx.execute(
+                "DELETE FROM event_recipients WHERE event_id <= ?1",
+                [to_i64(cut)],
+            )?;
+            tx.execute(
+                "DELETE FROM membership_history WHERE to_event <= ?1",
+                [to_i64(cut)],
+            )?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'pruned_through'",
+                [to_i64(cut)],
+            )?;
             tx.commit()
         })();
         if let Err(e) = result {
@@ -484,7 +502,9 @@ impl Tx for SqliteTx<'_> {
         let r = (|| -> rusqlite::Result<()> {
             let from: Option<i64> = self
                 .conn
-                .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2 RETURNING from_event")?
+                .prepare_cached(
+                    "DELETE FROM members WHERE group_id = ?1 AND user_id = ?2 RETURNING from_event",
+                )?
                 .query_row(params![group.group_id, user], |r| r.get(0))
                 .optional()?;
             if let Some(from) = from {
@@ -524,9 +544,9 @@ impl Tx for SqliteTx<'_> {
 
     fn member_ids(&mut self, group_id: &str) -> StoreResult<Vec<String>> {
         let r = (|| -> rusqlite::Result<Vec<String>> {
-            let mut s = self
-                .conn
-                .prepare_cached("SELECT user_id FROM members WHERE group_id = ?1 ORDER BY user_id")?;
+            let mut s = self.conn.prepare_cached(
+                "SELECT user_id FROM members WHERE group_id = ?1 ORDER BY user_id",
+            )?;
             let rows = s.query_map([group_id], |r| r.get(0))?;
             rows.collect()
         })();
@@ -548,7 +568,11 @@ impl Tx for SqliteTx<'_> {
         rows::request(self.conn, id).map_err(storage_error)
     }
 
-    fn pending_request(&mut self, group_id: &str, applicant: &str) -> StoreResult<Option<RequestRow>> {
+    fn pending_request(
+        &mut self,
+        group_id: &str,
+        applicant: &str,
+    ) -> StoreResult<Option<RequestRow>> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {} FROM join_requests WHERE group_id = ?1 AND applicant = ?2 AND status = 'pending' \
@@ -615,8 +639,10 @@ impl Tx for SqliteTx<'_> {
 
     fn emit(&mut self, e: NewEvent) -> StoreResult<u64> {
         let id = self.next_event_id;
-        let targets = serde_json::to_string(&e.targets).map_err(|e| GroupError::Internal(e.to_string()))?;
-        let detail = serde_json::to_string(&e.detail).map_err(|e| GroupError::Internal(e.to_string()))?;
+        let targets =
+            serde_json::to_string(&e.targets).map_err(|e| GroupError::Internal(e.to_string()))?;
+        let detail =
+            serde_json::to_string(&e.detail).map_err(|e| GroupError::Internal(e.to_string()))?;
         let only = matches!(e.audience, Audience::Only(_));
         self.conn
             .prepare_cached(
@@ -639,10 +665,13 @@ impl Tx for SqliteTx<'_> {
         if let Audience::Only(users) = &e.audience {
             let mut stmt = self
                 .conn
-                .prepare_cached("INSERT OR IGNORE INTO event_recipients(user_id, event_id) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO event_recipients(user_id, event_id) VALUES (?1, ?2)",
+                )
                 .map_err(storage_error)?;
             for u in users {
-                stmt.execute(params![u, to_i64(id)]).map_err(storage_error)?;
+                stmt.execute(params![u, to_i64(id)])
+                    .map_err(storage_error)?;
             }
         }
         self.next_event_id += 1;
