@@ -1159,34 +1159,9 @@ impl Service {
             .await
     }
 
-    /// A group and up to `member_limit` of its members (`/v4` `get_group_info`).
-    pub async fn group_with_members(
-        &self,
-        group_id: &str,
-        member_limit: u32,
-    ) -> Result<(GroupRow, Vec<MemberRow>)> {
-        limits::validate_group_id_lookup(group_id)?;
-        let gid = group_id.to_string();
-        let (group, members) = self
-            .store
-            .read(move |c| {
-                let Some(g) = rows::group(c, &gid)? else {
-                    return Ok((None, Vec::new()));
-                };
-                let members = if member_limit == 0 {
-                    Vec::new()
-                } else {
-                    rows::members_by_offset(c, &gid, 7, 0, member_limit)?
-                };
-                Ok((Some(g), members))
-            })
-            .await?;
-        let group = group.ok_or_else(|| GroupError::GroupNotFound(group_id.to_string()))?;
-        Ok((group, members))
-    }
-
-    /// A page of members by offset or after a user ID, filtered by roles
-    /// (bit set: 1 Owner, 2 Admin, 4 Member) (`/v4` `get_group_member_info`).
+    /// A group and a page of its members by offset or after a user ID,
+    /// filtered by roles (bit set: 1 Owner, 2 Admin, 4 Member; `limit` 0 =
+    /// the group alone) (`/v4` `get_group_info`, `get_group_member_info`).
     pub async fn member_page(
         &self,
         group_id: &str,
@@ -1203,6 +1178,7 @@ impl Service {
                     return Ok((None, Vec::new()));
                 };
                 let members = match &position {
+                    _ if limit == 0 => Vec::new(),
                     MemberPosition::Offset(o) => {
                         rows::members_by_offset(c, &gid, roles, *o, limit)?
                     }

@@ -625,6 +625,35 @@ fn parse_type(s: &str, code: u32) -> Result<GroupType, RestError> {
     })
 }
 
+/// Every role, for member queries (1 Owner | 2 Admin | 4 Member).
+const ALL_ROLES: u8 = 7;
+
+fn parse_add_option(v: Option<String>, code: u32) -> Result<Option<AddOption>, RestError> {
+    match nonempty(v) {
+        None => Ok(None),
+        Some(s) => AddOption::parse_any(&s).map(Some).ok_or_else(|| {
+            RestError::new(
+                code,
+                format!("ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"),
+            )
+        }),
+    }
+}
+
+fn parse_invite_option(v: Option<String>, code: u32) -> Result<Option<InviteOption>, RestError> {
+    match nonempty(v) {
+        None => Ok(None),
+        Some(s) => InviteOption::parse_any(&s).map(Some).ok_or_else(|| {
+            RestError::new(
+                code,
+                format!(
+                    "InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"
+                ),
+            )
+        }),
+    }
+}
+
 fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.is_empty())
 }
@@ -699,28 +728,8 @@ impl Cx<'_> {
     async fn create_group(&self, v: Value) -> RestResult {
         let req: CreateGroup = self.body(v)?;
         let group_type = parse_type(&req.group_type, self.bad_param)?;
-        let add_option = match nonempty(req.apply_join_option) {
-            None => None,
-            Some(s) => Some(AddOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(
-                    self.bad_param,
-                    format!(
-                        "ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"
-                    ),
-                )
-            })?),
-        };
-        let invite_option = match nonempty(req.invite_join_option) {
-            None => None,
-            Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(
-                    self.bad_param,
-                    format!(
-                        "InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"
-                    ),
-                )
-            })?),
-        };
+        let add_option = parse_add_option(req.apply_join_option, self.bad_param)?;
+        let invite_option = parse_invite_option(req.invite_join_option, self.bad_param)?;
         let members = req.members.unwrap_or_default();
         if group_type == GroupType::AVChatRoom && !members.is_empty() {
             return Err(GroupError::denied(
@@ -820,7 +829,12 @@ impl Cx<'_> {
             obj.insert("GroupId".into(), json!(id));
             match self
                 .service()
-                .group_with_members(&id, if with_members { 10_000 } else { 0 })
+                .member_page(
+                    &id,
+                    ALL_ROLES,
+                    MemberPosition::Offset(0),
+                    if with_members { 10_000 } else { 0 },
+                )
                 .await
             {
                 Ok((g, members)) => {
@@ -873,9 +887,12 @@ impl Cx<'_> {
             };
         }
         if roles == 0 {
-            roles = 7;
+            roles = ALL_ROLES;
         }
-        let (g, _) = self.service().group_with_members(&req.group_id, 0).await?;
+        let (g, _) = self
+            .service()
+            .member_page(&req.group_id, ALL_ROLES, MemberPosition::Offset(0), 0)
+            .await?;
         if g.group_type == GroupType::AVChatRoom {
             return Err(GroupError::denied("AVChatRoom groups keep no member list").into());
         }
@@ -916,28 +933,8 @@ impl Cx<'_> {
 
     async fn modify_group_base_info(&self, v: Value) -> RestResult {
         let req: ModifyBaseInfo = self.body(v)?;
-        let add_option = match nonempty(req.apply_join_option) {
-            None => None,
-            Some(s) => Some(AddOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(
-                    self.bad_param,
-                    format!(
-                        "ApplyJoinOption {s:?} is not FreeAccess, NeedPermission or DisableApply"
-                    ),
-                )
-            })?),
-        };
-        let invite_option = match nonempty(req.invite_join_option) {
-            None => None,
-            Some(s) => Some(InviteOption::parse_any(&s).ok_or_else(|| {
-                RestError::new(
-                    self.bad_param,
-                    format!(
-                        "InviteJoinOption {s:?} is not FreeAccess, NeedPermission or DisableInvite"
-                    ),
-                )
-            })?),
-        };
+        let add_option = parse_add_option(req.apply_join_option, self.bad_param)?;
+        let invite_option = parse_invite_option(req.invite_join_option, self.bad_param)?;
         let mute_all = match req.mute_all.as_deref() {
             None => None,
             Some(s) => Some(on_off(s, "ShutUpAllMember", self.bad_param)?),
