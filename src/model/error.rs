@@ -47,6 +47,8 @@ pub enum GroupError {
     NotMember { user: String, group: String },
     #[error("join request {0} does not exist")]
     RequestNotFound(String),
+    #[error("{0} already owns the group")]
+    AlreadyOwner(String),
     #[error("storage failure: {0}; retry")]
     Internal(String),
 }
@@ -71,6 +73,7 @@ impl GroupError {
             GroupError::OverCeiling(_) => 10038,
             GroupError::NotMember { .. } => 10007,
             GroupError::RequestNotFound(_) => 10004,
+            GroupError::AlreadyOwner(_) => 10004,
             GroupError::Internal(_) => 10002,
         }
     }
@@ -92,6 +95,7 @@ impl GroupError {
             | GroupError::GroupIdTaken(_)
             | GroupError::RequestHandled(_)
             | GroupError::GroupIdOwned(_)
+            | GroupError::AlreadyOwner(_)
             | GroupError::UserGroupLimit { .. } => ErrorClass::Conflict,
             GroupError::Internal(_) => ErrorClass::Internal,
         }

@@ -121,6 +121,17 @@ pub fn validate_user_id(id: &str) -> Result<(), GroupError> {
     Ok(())
 }
 
+/// A user ID named when looking someone up: printable ASCII, 1–32 bytes.
+pub fn validate_user_id_lookup(id: &str) -> Result<(), GroupError> {
+    if id.is_empty() || id.len() > MAX_USER_ID_BYTES || !printable_ascii(id) {
+        return Err(GroupError::invalid(format!(
+            "invalid user ID {:?}: use 1–{MAX_USER_ID_BYTES} printable ASCII characters",
+            truncate_for_message(id)
+        )));
+    }
+    Ok(())
+}
+
 /// A group ID named by a caller when looking a group up (any length-valid ID).
 pub fn validate_group_id_lookup(id: &str) -> Result<(), GroupError> {
     if id.is_empty()

@@ -344,9 +344,7 @@ pub fn check_transfer(
             user: new_owner.to_string(),
             group: g.group_id.clone(),
         }),
-        Some(Role::Owner) => Err(GroupError::invalid(format!(
-            "{new_owner} already owns the group"
-        ))),
+        Some(Role::Owner) => Err(GroupError::AlreadyOwner(new_owner.to_string())),
         Some(_) => Ok(()),
     }
 }

@@ -5,7 +5,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ErrorBody, OptionalJson};
-use crate::model::limits::validate_user_id;
+use crate::model::limits::validate_user_id_lookup;
 use crate::model::{AddOption, GroupError, GroupType, InviteOption, Role};
 use crate::service::{
     self, Decision, GroupChanges, GroupView, InviteResult, JoinResult, NewGroup, Tips,
@@ -21,6 +21,22 @@ use utoipa::{IntoParams, ToSchema};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// An optional count that may arrive as `480` or `480.0` (JSON does not
+/// tell integers from floats; some clients write every number as a float).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v: Option<serde_json::Number> = Option::deserialize(d)?;
+    match v {
+        None => Ok(None),
+        Some(n) => match (n.as_u64(), n.as_f64()) {
+            (Some(u), _) => Ok(Some(u)),
+            (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f <= 9.0e15 => Ok(Some(f as u64)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected a whole number, got {n}"
+            ))),
+        },
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Me {
     pub user_id: String,
@@ -30,26 +46,49 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitialMember {
+    #[schema(pattern = "^[ -~]{1,32}$")]
     pub user_id: String,
     /// `Admin` or `Member` (default).
+    #[schema(value_type = Option<AssignableRole>)]
     pub role: Option<Role>,
+}
+
+/// The roles that can be given (ownership moves only by transfer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum AssignableRole {
+    Admin,
+    Member,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupRequest {
-    /// A custom ID; omitted, the server assigns `@TGS#...`.
+    /// A custom ID (printable ASCII, at most 48 bytes, not starting with `@TGS#`;
+    /// Community IDs must start with `@TGS#_`); omitted, the server assigns `@TGS#...`.
+    #[schema(pattern = "^[ -~]{1,48}$")]
     pub group_id: Option<String>,
+    /// At most 30 bytes of UTF-8 (a CJK character takes 3).
+    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
     pub name: String,
     #[serde(rename = "type")]
     pub group_type: GroupType,
     pub add_option: Option<AddOption>,
     pub invite_option: Option<InviteOption>,
+    /// At most 240 bytes.
+    #[schema(max_length = 240)]
     pub introduction: Option<String>,
+    /// At most 300 bytes.
+    #[schema(max_length = 300)]
     pub notification: Option<String>,
+    /// At most 100 bytes.
+    #[schema(max_length = 100)]
     pub face_url: Option<String>,
+    /// Within the edition ceiling of the type (Work, Public, Meeting 6000; Community 100000).
+    #[schema(minimum = 1, maximum = 100000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_members: Option<u64>,
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub members: Vec<InitialMember>,
 }
 
@@ -117,31 +156,48 @@ pub struct Page<T> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// Items per page (1–500, default 100).
-    pub limit: Option<u32>,
+    /// Items per page (default 100; more than 500 counts as 500).
+    #[param(minimum = 1)]
+    pub limit: Option<i32>,
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GroupListQuery {
-    pub limit: Option<u32>,
+    /// Items per page (default 100; more than 500 counts as 500).
+    #[param(minimum = 1)]
+    pub limit: Option<i32>,
     pub cursor: Option<String>,
-    /// `all` (app admins only) lists every group.
+    /// `joined` (default) or `all` (app admins only: every group).
+    #[param(pattern = "^(joined|all)?$")]
     pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyGroupRequest {
+    /// At most 30 bytes of UTF-8.
+    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
     pub name: Option<String>,
+    /// At most 240 bytes.
+    #[schema(max_length = 240)]
     pub introduction: Option<String>,
+    /// At most 300 bytes.
+    #[schema(max_length = 300)]
     pub notification: Option<String>,
+    /// At most 100 bytes.
+    #[schema(max_length = 100)]
     pub face_url: Option<String>,
     pub add_option: Option<AddOption>,
     pub invite_option: Option<InviteOption>,
+    /// App admins only; within the type's ceiling and not below the member count.
+    #[schema(minimum = 1, maximum = 100000)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_members: Option<u64>,
 }
 
@@ -154,6 +210,8 @@ pub struct Modified {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
+    /// At most 300 bytes.
+    #[schema(max_length = 300)]
     pub message: Option<String>,
 }
 
@@ -174,6 +232,8 @@ pub struct JoinReply {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
+    /// 1 to 300 user IDs.
+    #[schema(min_items = 1, max_items = 300)]
     pub user_ids: Vec<String>,
 }
 
@@ -225,6 +285,8 @@ impl From<MemberRow> for MemberInfo {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KickRequest {
+    /// At most 300 bytes.
+    #[schema(max_length = 300)]
     pub reason: Option<String>,
 }
 
@@ -232,6 +294,7 @@ pub struct KickRequest {
 #[serde(deny_unknown_fields)]
 pub struct SetRoleRequest {
     /// `Admin` or `Member`.
+    #[schema(value_type = AssignableRole)]
     pub role: Role,
 }
 
@@ -245,15 +308,22 @@ pub struct RoleReply {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
+    #[schema(pattern = "^[ -~]{1,32}$")]
     pub user_id: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestListQuery {
-    pub limit: Option<u32>,
+    /// Items per page (default 100; more than 500 counts as 500).
+    #[param(minimum = 1)]
+    pub limit: Option<i32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{0,19}$")]
     pub cursor: Option<String>,
     /// `pending` (default), `accepted`, `refused`, `ended` or `all`.
+    #[param(pattern = "^(pending|accepted|refused|ended|all)$")]
     pub status: Option<String>,
 }
 
@@ -292,6 +362,8 @@ pub enum DecisionValue {
 #[serde(deny_unknown_fields)]
 pub struct DecideRequest {
     pub decision: DecisionValue,
+    /// At most 300 bytes.
+    #[schema(max_length = 300)]
     pub reason: Option<String>,
 }
 
@@ -304,16 +376,18 @@ fn ok() -> Json<Ok> {
     Json(Ok { ok: true })
 }
 
-fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
+fn page_limit(limit: Option<i32>) -> ApiResult<u32> {
     match limit {
         None => Ok(service::DEFAULT_PAGE),
-        Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
-        Some(n) => Ok(n.min(service::MAX_PAGE)),
+        Some(n) if n < 1 => Err(ApiError::bad_request("limit must be at least 1")),
+        Some(n) => Ok(u32::try_from(n)
+            .unwrap_or(service::MAX_PAGE)
+            .min(service::MAX_PAGE)),
     }
 }
 
 fn check_user_param(user: &str) -> ApiResult<()> {
-    validate_user_id(user).map_err(ApiError::from)
+    validate_user_id_lookup(user).map_err(ApiError::from)
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
@@ -368,7 +442,7 @@ pub async fn list_groups(
 ) -> ApiResult<Json<Page<GroupInfo>>> {
     let Query(q) = q?;
     let all = match q.scope.as_deref() {
-        None | Some("joined") => false,
+        None | Some("") | Some("joined") => false,
         Some("all") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
@@ -386,7 +460,7 @@ pub async fn list_groups(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID")),
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = GroupInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn group_info(
     State(st): State<Arc<AppState>>,
@@ -397,7 +471,7 @@ pub async fn group_info(
 }
 
 #[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "groups", request_body = ModifyGroupRequest,
-    params(("id" = String, Path, description = "group ID")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = Modified), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn modify_group(
     State(st): State<Arc<AppState>>,
@@ -421,7 +495,7 @@ pub async fn modify_group(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID")),
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn disband(
     State(st): State<Arc<AppState>>,
@@ -433,7 +507,7 @@ pub async fn disband(
 }
 
 #[utoipa::path(post, path = "/api/v1/groups/{id}/join", tag = "membership", request_body = JoinRequest,
-    params(("id" = String, Path, description = "group ID")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = JoinReply), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn join(
     State(st): State<Arc<AppState>>,
@@ -454,7 +528,7 @@ pub async fn join(
     Ok(Json(reply))
 }
 
-#[utoipa::path(post, path = "/api/v1/groups/{id}/quit", tag = "membership", params(("id" = String, Path, description = "group ID")),
+#[utoipa::path(post, path = "/api/v1/groups/{id}/quit", tag = "membership", params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody)))]
 pub async fn quit(
     State(st): State<Arc<AppState>>,
@@ -466,7 +540,7 @@ pub async fn quit(
 }
 
 #[utoipa::path(post, path = "/api/v1/groups/{id}/invite", tag = "membership", request_body = InviteRequest,
-    params(("id" = String, Path, description = "group ID")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = InviteReply), (status = 403, body = ErrorBody)))]
 pub async fn invite(
     State(st): State<Arc<AppState>>,
@@ -508,7 +582,7 @@ pub async fn invite(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "membership", params(("id" = String, Path, description = "group ID"), PageQuery),
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "membership", params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$"), PageQuery),
     responses((status = 200, body = Page<MemberInfo>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn members(
     State(st): State<Arc<AppState>>,
@@ -528,7 +602,7 @@ pub async fn members(
 }
 
 #[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "membership", request_body = KickRequest,
-    params(("id" = String, Path, description = "group ID"), ("user_id" = String, Path, description = "member to remove")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$"), ("user_id" = String, Path, description = "member to remove", pattern = "^[ -~]{1,32}$")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody)))]
 pub async fn kick(
     State(st): State<Arc<AppState>>,
@@ -544,7 +618,7 @@ pub async fn kick(
 }
 
 #[utoipa::path(put, path = "/api/v1/groups/{id}/members/{user_id}/role", tag = "membership", request_body = SetRoleRequest,
-    params(("id" = String, Path, description = "group ID"), ("user_id" = String, Path, description = "member")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$"), ("user_id" = String, Path, description = "member", pattern = "^[ -~]{1,32}$")),
     responses((status = 200, body = RoleReply), (status = 403, body = ErrorBody)))]
 pub async fn set_role(
     State(st): State<Arc<AppState>>,
@@ -561,7 +635,7 @@ pub async fn set_role(
 }
 
 #[utoipa::path(post, path = "/api/v1/groups/{id}/owner", tag = "membership", request_body = TransferRequest,
-    params(("id" = String, Path, description = "group ID")),
+    params(("id" = String, Path, description = "group ID (percent-encoded)", pattern = "^[ -~]{1,64}$")),
     responses((status = 200, body = Ok), (status = 403, body = ErrorBody)))]
 pub async fn transfer_owner(
     State(st): State<Arc<AppState>>,
@@ -642,7 +716,7 @@ pub async fn list_requests(
 }
 
 #[utoipa::path(post, path = "/api/v1/pendency/{id}", tag = "join requests", request_body = DecideRequest,
-    params(("id" = u64, Path, description = "join request id")),
+    params(("id" = u64, Path, description = "join request id", minimum = 1, maximum = 9223372036854775807_i64)),
     responses((status = 200, body = Ok), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn decide(
     State(st): State<Arc<AppState>>,

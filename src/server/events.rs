@@ -29,22 +29,28 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
 
+/// Event ids are stored as SQLite integers.
+const MAX_EVENT_ID: u64 = i64::MAX as u64;
+
 /// Events read from the log per query while catching up.
 const CATCH_UP_PAGE: u32 = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Resume after this event id (the `Last-Event-ID` header wins when both are sent).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
-    /// `all`: every event of every group (app admins only).
+    /// `mine` (default) or `all`: every event of every group (app admins only).
+    #[param(pattern = "^(mine|all)?$")]
     pub scope: Option<String>,
     /// The UserSig, for clients that cannot send an `Authorization` header.
     pub usersig: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery,
-        ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event id")),
+        ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event id", nullable = false, minimum = 0, maximum = 9223372036854775807_i64)),
     responses((status = 200, description = "text/event-stream of `id: <id>`, `event: <kind>`, `data: <Event JSON>`; \
         `event: reset` when the log no longer reaches back to the requested id", content_type = "text/event-stream"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -56,7 +62,7 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let Query(q) = q?;
     let all = match q.scope.as_deref() {
-        None | Some("mine") => false,
+        None | Some("") | Some("mine") => false,
         Some("all") if caller.0.app_admin => true,
         Some("all") => {
             return Err(
@@ -69,11 +75,17 @@ pub async fn events(
             )));
         }
     };
+    if q.after.is_some_and(|a| a > MAX_EVENT_ID) {
+        return Err(ApiError::bad_request(
+            "after must be an event id (0 to 2^63-1)",
+        ));
+    }
     let after = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|id| *id <= MAX_EVENT_ID)
                 .ok_or_else(|| {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,

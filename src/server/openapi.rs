@@ -56,7 +56,12 @@ impl Modify for BearerAuth {
             ),
         );
         // Every operation can fail in these ways; document them once, here.
-        let common: [(&str, &str); 6] = [
+        let common: [(&str, &str); 8] = [
+            ("403", "not allowed by the group's rules (10007, 10009)"),
+            (
+                "409",
+                "conflict: already a member, group full, request already handled, ID taken (10013, 10014, 10024, 10021, 10037)",
+            ),
             ("400", "bad input (Tencent code 10004, 10011, 10015, ...)"),
             (
                 "401",
