@@ -42,6 +42,8 @@ pub struct NewGroup {
     /// The owner. `None` from the user API means the caller; `/v4` may leave a group ownerless.
     pub owner: Option<String>,
     pub ownerless: bool,
+    /// Custom fields (`AppDefinedData`).
+    pub app_data: Vec<(String, String)>,
 }
 
 /// A change of profile or options; `None` leaves a field as it is.
@@ -55,6 +57,8 @@ pub struct GroupChanges {
     pub invite_option: Option<InviteOption>,
     pub max_members: Option<u64>,
     pub mute_all: Option<bool>,
+    /// Custom fields to set; an empty value deletes the key.
+    pub app_data: Option<Vec<(String, String)>>,
 }
 
 /// A group as the caller sees it.
@@ -369,7 +373,13 @@ impl Service {
                     last_info_time: now,
                     mute_all: false,
                     activated: everyone.len() > 1,
+                    app_data: Default::default(),
                 };
+                limits::merge_custom_fields(
+                    &mut group.app_data,
+                    &spec.app_data,
+                    limits::GROUP_FIELDS,
+                )?;
                 tx.insert_group(&group)?;
                 for (user, role) in &everyone {
                     tx.add_member(&group, user, *role)?;
@@ -507,7 +517,8 @@ impl Service {
                         || ch.introduction.is_some()
                         || ch.notification.is_some()
                         || ch.face_url.is_some()
-                        || ch.mute_all.is_some(),
+                        || ch.mute_all.is_some()
+                        || ch.app_data.is_some(),
                     add_option: ch.add_option.is_some(),
                     invite_option: ch.invite_option.is_some(),
                     max_members: ch.max_members.is_some(),
@@ -536,6 +547,13 @@ impl Service {
                 apply!(face_url, "face_url", |v: &String| json!(v));
                 apply!(add_option, "add_option", |v: &AddOption| json!(v.as_str()));
                 apply!(mute_all, "mute_all", |v: &bool| json!(v));
+                if let Some(updates) = &ch.app_data {
+                    if limits::merge_custom_fields(&mut g.app_data, updates, limits::GROUP_FIELDS)?
+                    {
+                        changed.push("app_defined_data");
+                        detail.insert("app_defined_data".into(), json!(g.app_data));
+                    }
+                }
                 if let Some(opt) = ch.invite_option {
                     if g.invite_option != Some(opt) {
                         g.invite_option = Some(opt);
@@ -1263,8 +1281,16 @@ impl Service {
                         user: user.clone(),
                         group: gid.clone(),
                     })?;
+                if change.mute_secs.is_some() && g.group_type == GroupType::Work {
+                    return Err(GroupError::denied(
+                        "Work groups do not support muting members",
+                    ));
+                }
                 if let Some(card) = change.name_card {
                     m.name_card = card;
+                }
+                if let Some(updates) = &change.app_data {
+                    limits::merge_custom_fields(&mut m.app_data, updates, limits::MEMBER_FIELDS)?;
                 }
                 if let Some(flag) = change.msg_flag {
                     m.msg_flag = flag;
@@ -1297,4 +1323,6 @@ pub struct MemberChanges {
     pub msg_flag: Option<String>,
     /// Seconds to mute from now; 0 lifts the mute, 4294967295 is permanent.
     pub mute_secs: Option<u64>,
+    /// Custom fields to set; an empty value deletes the key.
+    pub app_data: Option<Vec<(String, String)>>,
 }

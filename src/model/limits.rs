@@ -200,6 +200,48 @@ pub fn generate_group_id(t: GroupType) -> String {
     }
 }
 
+/// Custom fields of a group (`AppDefinedData`): keys per group, value bytes.
+pub const GROUP_FIELDS: (usize, usize) = (20, 512);
+/// Custom fields of a member (`AppMemberDefinedData`).
+pub const MEMBER_FIELDS: (usize, usize) = (5, 64);
+
+/// Applies custom-field updates (an empty value deletes the key) within the
+/// limits `(keys, value bytes)`; returns whether anything changed. Keys are
+/// 1–15 bytes of `[A-Za-z0-9_]`.
+pub fn merge_custom_fields(
+    current: &mut std::collections::BTreeMap<String, String>,
+    updates: &[(String, String)],
+    (max_keys, max_value): (usize, usize),
+) -> Result<bool, GroupError> {
+    let mut next = current.clone();
+    for (key, value) in updates {
+        let key_ok = !key.is_empty()
+            && key.len() < 16
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !key_ok {
+            return Err(GroupError::invalid(format!(
+                "custom field key {:?} must be 1–15 characters of A-Z, a-z, 0-9 and _",
+                truncate_for_message(key)
+            )));
+        }
+        check_len(&format!("custom field {key}"), value, max_value)?;
+        if value.is_empty() {
+            next.remove(key);
+        } else {
+            next.insert(key.clone(), value.clone());
+        }
+    }
+    if next.len() > max_keys {
+        return Err(GroupError::invalid(format!(
+            "at most {max_keys} custom fields are allowed, this would make {}",
+            next.len()
+        )));
+    }
+    let changed = next != *current;
+    *current = next;
+    Ok(changed)
+}
+
 /// Checks a text field against its byte limit.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), GroupError> {
     if value.len() > max {

@@ -423,6 +423,7 @@ pub async fn create_group(
             .collect(),
         owner: None,
         ownerless: false,
+        app_data: Vec::new(),
     };
     let g = st.service.create_group(&caller.0, spec).await?;
     Ok((
@@ -488,6 +489,7 @@ pub async fn modify_group(
         invite_option: req.invite_option,
         max_members: req.max_members,
         mute_all: None,
+        app_data: None,
     };
     let changed = st.service.modify_group(&caller.0, &id, changes).await?;
     Ok(Json(Modified {

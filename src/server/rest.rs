@@ -289,9 +289,22 @@ struct MultiAccountImport {
 #[derive(Deserialize)]
 struct KeyValue {
     #[serde(rename = "Key")]
-    _key: String,
+    key: String,
     #[serde(rename = "Value")]
-    _value: Value,
+    value: String,
+}
+
+fn pairs(list: Option<Vec<KeyValue>>) -> Option<Vec<(String, String)>> {
+    list.map(|l| l.into_iter().map(|kv| (kv.key, kv.value)).collect())
+}
+
+fn key_values(data: &std::collections::BTreeMap<String, String>, only: Option<&[String]>) -> Value {
+    Value::Array(
+        data.iter()
+            .filter(|(k, _)| only.is_none_or(|keys| keys.iter().any(|o| o == *k)))
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -325,7 +338,7 @@ struct CreateGroup {
     #[serde(rename = "InviteJoinOption", default)]
     invite_join_option: Option<String>,
     #[serde(rename = "AppDefinedData", default)]
-    _app_defined: Option<Vec<KeyValue>>,
+    app_defined: Option<Vec<KeyValue>>,
     #[serde(rename = "MemberList", default)]
     members: Option<Vec<RestMember>>,
 }
@@ -348,6 +361,10 @@ struct ResponseFilter {
     member: Option<Vec<String>>,
     #[serde(rename = "SelfInfoFilter", default)]
     self_info: Option<Vec<String>>,
+    #[serde(rename = "AppDefinedDataFilter_Group", default)]
+    group_keys: Option<Vec<String>>,
+    #[serde(rename = "AppDefinedDataFilter_GroupMember", default)]
+    member_keys: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -395,7 +412,7 @@ struct ModifyBaseInfo {
     #[serde(rename = "ShutUpAllMember", alias = "MuteAllMember", default)]
     mute_all: Option<String>,
     #[serde(rename = "AppDefinedData", default)]
-    _app_defined: Option<Vec<KeyValue>>,
+    app_defined: Option<Vec<KeyValue>>,
     #[serde(rename = "From_Account", default)]
     from_account: Option<String>,
 }
@@ -437,7 +454,7 @@ struct ModifyMember {
     #[serde(rename = "ShutUpTime", alias = "MuteTime", default)]
     mute_time: Option<u64>,
     #[serde(rename = "AppMemberDefinedData", default)]
-    _app_defined: Option<Vec<KeyValue>>,
+    app_defined: Option<Vec<KeyValue>>,
 }
 
 #[derive(Deserialize)]
@@ -526,7 +543,7 @@ fn base_field(g: &GroupRow, app_id: u64, field: &str) -> Option<Value> {
         "ApplyJoinOption" => json!(g.add_option.rest_name()),
         "InviteJoinOption" => json!(g.invite_option.map(|o| o.rest_name()).unwrap_or("")),
         "ShutUpAllMember" | "MuteAllMember" => json!(on_off(g.mute_all)),
-        "AppDefinedData" => json!([]),
+        "AppDefinedData" => key_values(&g.app_data, None),
         _ => return None,
     })
 }
@@ -552,7 +569,7 @@ fn member_field(m: &MemberRow, field: &str) -> Option<Value> {
         "LastSendMsgTime" => json!(0),
         "ShutUpUntil" | "MuteUntil" => json!(m.mute_until),
         "NameCard" => json!(m.name_card),
-        "AppMemberDefinedData" => json!([]),
+        "AppMemberDefinedData" => key_values(&m.app_data, None),
         _ => return None,
     })
 }
@@ -770,6 +787,7 @@ impl Cx<'_> {
             members: list,
             ownerless: owner.is_none(),
             owner,
+            app_data: pairs(req.app_defined).unwrap_or_default(),
         };
         let g = self.service().create_group(&self.actor, spec).await?;
         let mut out = Map::new();
@@ -841,16 +859,26 @@ impl Cx<'_> {
                     obj.insert("ErrorCode".into(), json!(0));
                     obj.insert("ErrorInfo".into(), json!(""));
                     base_object(&g, app_id, filter.base.as_deref(), &mut obj);
+                    if let Some(keys) = filter.group_keys.as_deref() {
+                        obj.insert("AppDefinedData".into(), key_values(&g.app_data, Some(keys)));
+                    }
                     if with_members && g.group_type != GroupType::AVChatRoom {
-                        obj.insert(
-                            "MemberList".into(),
-                            Value::Array(
-                                members
-                                    .iter()
-                                    .map(|m| member_object(m, filter.member.as_deref()))
-                                    .collect(),
-                            ),
-                        );
+                        let list = members
+                            .iter()
+                            .map(|m| {
+                                let mut v = member_object(m, filter.member.as_deref());
+                                if let (Some(keys), Value::Object(o)) =
+                                    (filter.member_keys.as_deref(), &mut v)
+                                {
+                                    o.insert(
+                                        "AppMemberDefinedData".into(),
+                                        key_values(&m.app_data, Some(keys)),
+                                    );
+                                }
+                                v
+                            })
+                            .collect();
+                        obj.insert("MemberList".into(), Value::Array(list));
                     }
                 }
                 Err(e) => {
@@ -948,6 +976,7 @@ impl Cx<'_> {
             invite_option,
             max_members: req.max_members,
             mute_all,
+            app_data: pairs(req.app_defined),
         };
         let actor = self.operator(req.from_account);
         self.service()
@@ -1082,8 +1111,10 @@ impl Cx<'_> {
             name_card: req.name_card,
             msg_flag: req.msg_flag,
             mute_secs: req.mute_time,
+            app_data: pairs(req.app_defined),
         };
-        let touches_profile = profile.name_card.is_some()
+        let touches_profile = profile.app_data.is_some()
+            || profile.name_card.is_some()
             || profile.msg_flag.is_some()
             || profile.mute_secs.is_some();
         if touches_profile {

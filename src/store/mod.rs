@@ -13,6 +13,7 @@ use crate::model::{
 };
 
 pub use sqlite::{SqliteConfig, SqliteStore};
+use std::collections::BTreeMap;
 
 /// A group as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct GroupRow {
     pub last_info_time: u64,
     pub mute_all: bool,
     pub activated: bool,
+    /// Custom fields (`AppDefinedData`).
+    pub app_data: BTreeMap<String, String>,
 }
 
 impl GroupRow {
@@ -60,6 +63,8 @@ pub struct MemberRow {
     pub name_card: String,
     pub mute_until: u64,
     pub msg_flag: String,
+    /// Custom fields (`AppMemberDefinedData`).
+    pub app_data: BTreeMap<String, String>,
 }
 
 /// The state of a join request.

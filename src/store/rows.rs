@@ -6,7 +6,7 @@ use super::{GroupRow, MemberRow, RequestRow, RequestStatus};
 use crate::model::{AddOption, Event, EventKind, GroupType, InviteOption, Role};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 fn bad_column(idx: usize, what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -30,6 +30,16 @@ pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+fn app_data_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<BTreeMap<String, String>> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|_| bad_column(idx, "custom fields", &text))
+}
+
+/// Custom fields as stored: a JSON object.
+pub(crate) fn app_data_text(data: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(data).unwrap_or_else(|_| "{}".into())
+}
+
 pub(crate) fn role_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Role> {
     let s: String = row.get(idx)?;
     Role::parse(&s).ok_or_else(|| bad_column(idx, "role", &s))
@@ -37,7 +47,7 @@ pub(crate) fn role_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Role> {
 
 pub const GROUP_COLUMNS: &str = "group_id, type, name, introduction, notification, face_url, owner, \
      add_option, invite_option, max_members, member_count, created_at, info_seq, last_info_time, \
-     mute_all, activated";
+     mute_all, activated, app_data";
 
 /// Maps a row selected with [`GROUP_COLUMNS`] (at offset 0).
 pub fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -69,10 +79,12 @@ pub fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRow> {
         last_info_time: u64_col(row, 13)?,
         mute_all: row.get(14)?,
         activated: row.get(15)?,
+        app_data: app_data_col(row, 16)?,
     })
 }
 
-pub const MEMBER_COLUMNS: &str = "user_id, role, join_time, name_card, mute_until, msg_flag";
+pub const MEMBER_COLUMNS: &str =
+    "user_id, role, join_time, name_card, mute_until, msg_flag, app_data";
 
 pub fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {
@@ -82,6 +94,7 @@ pub fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
         name_card: row.get(3)?,
         mute_until: u64_col(row, 4)?,
         msg_flag: row.get(5)?,
+        app_data: app_data_col(row, 6)?,
     })
 }
 
@@ -165,7 +178,7 @@ pub fn joined_groups(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![user, after, limit, include_av], |r| {
-        Ok((group_from_row(r)?, role_col(r, 16)?))
+        Ok((group_from_row(r)?, role_col(r, 17)?))
     })?;
     rows.collect()
 }
@@ -283,12 +296,13 @@ pub fn memberships(conn: &Connection, user: &str) -> rusqlite::Result<Vec<(Group
     let rows = stmt.query_map([user], |r| {
         let g = group_from_row(r)?;
         let m = MemberRow {
-            user_id: r.get(16)?,
-            role: role_col(r, 17)?,
-            join_time: u64_col(r, 18)?,
-            name_card: r.get(19)?,
-            mute_until: u64_col(r, 20)?,
-            msg_flag: r.get(21)?,
+            user_id: r.get(17)?,
+            role: role_col(r, 18)?,
+            join_time: u64_col(r, 19)?,
+            name_card: r.get(20)?,
+            mute_until: u64_col(r, 21)?,
+            msg_flag: r.get(22)?,
+            app_data: app_data_col(r, 23)?,
         };
         Ok((g, m))
     })?;

@@ -13,7 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 /// Versioned migrations, applied in order at start-up (`PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_app_defined_data.sql"),
+];
 
 /// Commands taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
@@ -399,7 +402,7 @@ impl Tx for SqliteTx<'_> {
     fn insert_group(&mut self, g: &GroupRow) -> StoreResult<()> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO groups({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "INSERT INTO groups({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 rows::GROUP_COLUMNS
             ))
             .and_then(|mut s| {
@@ -420,6 +423,7 @@ impl Tx for SqliteTx<'_> {
                     to_i64(g.last_info_time),
                     g.mute_all,
                     g.activated,
+                    rows::app_data_text(&g.app_data),
                 ])
             })
             .map(|_| ())
@@ -431,7 +435,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE groups SET name = ?2, introduction = ?3, notification = ?4, face_url = ?5, \
                  owner = ?6, add_option = ?7, invite_option = ?8, max_members = ?9, member_count = ?10, \
-                 info_seq = ?11, last_info_time = ?12, mute_all = ?13, activated = ?14 WHERE group_id = ?1",
+                 info_seq = ?11, last_info_time = ?12, mute_all = ?13, activated = ?14, app_data = ?15 WHERE group_id = ?1",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -449,6 +453,7 @@ impl Tx for SqliteTx<'_> {
                     to_i64(g.last_info_time),
                     g.mute_all,
                     g.activated,
+                    rows::app_data_text(&g.app_data),
                 ])
             })
             .map(|_| ())
@@ -531,9 +536,9 @@ impl Tx for SqliteTx<'_> {
     fn update_member_profile(&mut self, group_id: &str, m: &MemberRow) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "UPDATE members SET name_card = ?3, mute_until = ?4, msg_flag = ?5 WHERE group_id = ?1 AND user_id = ?2",
+                "UPDATE members SET name_card = ?3, mute_until = ?4, msg_flag = ?5, app_data = ?6 WHERE group_id = ?1 AND user_id = ?2",
             )
-            .and_then(|mut s| s.execute(params![group_id, m.user_id, m.name_card, to_i64(m.mute_until), m.msg_flag]))
+            .and_then(|mut s| s.execute(params![group_id, m.user_id, m.name_card, to_i64(m.mute_until), m.msg_flag, rows::app_data_text(&m.app_data)]))
             .map(|_| ())
             .map_err(storage_error)
     }
