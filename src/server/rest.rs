@@ -686,7 +686,30 @@ fn on_off(v: &str, field: &str, code: u32) -> Result<bool, RestError> {
     }
 }
 
+/// `Silence: 1` sends no tips for adds and tells only the removed of a removal.
+fn silence(flag: Option<u8>) -> Tips {
+    if flag == Some(1) {
+        Tips::Silent
+    } else {
+        Tips::Everyone
+    }
+}
+
 impl Cx<'_> {
+    /// A list field must hold 1 to `max` entries (10005 past the cap).
+    fn check_batch(&self, field: &str, len: usize, max: usize) -> Result<(), RestError> {
+        if len == 0 {
+            return Err(RestError::new(self.bad_param, format!("{field} is empty")));
+        }
+        if len > max {
+            return Err(RestError::new(
+                10005,
+                format!("{field} holds {len} entries; at most {max}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn body<T: DeserializeOwned>(&self, v: Value) -> Result<T, RestError> {
         serde_json::from_value(v)
             .map_err(|e| RestError::new(self.bad_param, format!("invalid request: {e}")))
@@ -828,18 +851,10 @@ impl Cx<'_> {
 
     async fn get_group_info(&self, v: Value) -> RestResult {
         let req: GroupInfoReq = self.body(v)?;
-        if req.ids.is_empty() {
-            return Err(RestError::new(self.bad_param, "GroupIdList is empty"));
-        }
-        if req.ids.len() > 50 {
-            return Err(RestError::new(
-                10005,
-                format!("GroupIdList holds {} IDs; at most 50", req.ids.len()),
-            ));
-        }
+        self.check_batch("GroupIdList", req.ids.len(), 50)?;
         let filter = req.filter.unwrap_or_default();
-        let with_members =
-            filter.base.is_none() && filter.member.is_none() || filter.member.is_some();
+        // Members come with the full object, or when a member filter asks for them.
+        let with_members = filter.base.is_none() || filter.member.is_some();
         let app_id = self.st.key.sdkappid();
         let mut infos = Vec::with_capacity(req.ids.len());
         for id in req.ids {
@@ -987,23 +1002,8 @@ impl Cx<'_> {
 
     async fn add_group_member(&self, v: Value) -> RestResult {
         let req: AddMembers = self.body(v)?;
-        if req.members.is_empty() {
-            return Err(RestError::new(self.bad_param, "MemberList is empty"));
-        }
-        if req.members.len() > 300 {
-            return Err(RestError::new(
-                10005,
-                format!(
-                    "MemberList holds {} accounts; at most 300",
-                    req.members.len()
-                ),
-            ));
-        }
-        let tips = if req.silence == Some(1) {
-            Tips::Silent
-        } else {
-            Tips::Everyone
-        };
+        self.check_batch("MemberList", req.members.len(), 300)?;
+        let tips = silence(req.silence);
         let users: Vec<String> = req.members.into_iter().map(|m| m.account).collect();
         let results = self
             .service()
@@ -1037,26 +1037,8 @@ impl Cx<'_> {
 
     async fn delete_group_member(&self, v: Value) -> RestResult {
         let req: DeleteMembers = self.body(v)?;
-        if req.members.is_empty() {
-            return Err(RestError::new(
-                self.bad_param,
-                "MemberToDel_Account is empty",
-            ));
-        }
-        if req.members.len() > 100 {
-            return Err(RestError::new(
-                10005,
-                format!(
-                    "MemberToDel_Account holds {} accounts; at most 100",
-                    req.members.len()
-                ),
-            ));
-        }
-        let tips = if req.silence == Some(1) {
-            Tips::Silent
-        } else {
-            Tips::Everyone
-        };
+        self.check_batch("MemberToDel_Account", req.members.len(), 100)?;
+        let tips = silence(req.silence);
         // Accounts that are not members are skipped, as on Tencent.
         let roles = self
             .service()
@@ -1195,18 +1177,7 @@ impl Cx<'_> {
 
     async fn get_role_in_group(&self, v: Value) -> RestResult {
         let req: RoleInGroup = self.body(v)?;
-        if req.users.is_empty() {
-            return Err(RestError::new(self.bad_param, "User_Account is empty"));
-        }
-        if req.users.len() > 500 {
-            return Err(RestError::new(
-                10005,
-                format!(
-                    "User_Account holds {} accounts; at most 500",
-                    req.users.len()
-                ),
-            ));
-        }
+        self.check_batch("User_Account", req.users.len(), 500)?;
         let roles = self
             .service()
             .roles_in_group(&req.group_id, req.users)
