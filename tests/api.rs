@@ -1441,72 +1441,54 @@ async fn over_long_fields_are_refused_whole() {
         .create("alice", json!({"name": "keep", "type": "Work"}))
         .await;
 
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
-            json!({"name": "a".repeat(31), "type": "Public"}),
-        )
-        .await;
-    assert_error(&r, 400, 10004, "31-byte name");
     let cjk11 = "群".repeat(11);
     assert_eq!(cjk11.len(), 33);
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+    let refused = [
+        (
+            json!({"name": "a".repeat(31), "type": "Public"}),
+            10004,
+            "31-byte name",
+        ),
+        (
             json!({"name": cjk11, "type": "Public"}),
-        )
-        .await;
-    assert_error(&r, 400, 10004, "11 CJK chars = 33 bytes");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10004,
+            "11 CJK chars = 33 bytes",
+        ),
+        (
             json!({"name": "ok", "type": "Public", "introduction": "i".repeat(241)}),
-        )
-        .await;
-    assert_error(&r, 400, 10004, "241-byte introduction");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10004,
+            "241-byte introduction",
+        ),
+        (
             json!({"name": "ok", "type": "Public", "notification": "n".repeat(301)}),
-        )
-        .await;
-    assert_error(&r, 400, 10004, "301-byte notification");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10004,
+            "301-byte notification",
+        ),
+        (
             json!({"name": "ok", "type": "Public", "face_url": "f".repeat(101)}),
-        )
-        .await;
-    assert_error(&r, 400, 10004, "101-byte face_url");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10004,
+            "101-byte face_url",
+        ),
+        (
             json!({"group_id": "g".repeat(49), "name": "ok", "type": "Public"}),
-        )
-        .await;
-    assert_error(&r, 400, 10015, "49-byte custom group id");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10015,
+            "49-byte custom group id",
+        ),
+        (
             json!({"group_id": "bad\u{1}id", "name": "ok", "type": "Public"}),
-        )
-        .await;
-    assert_error(&r, 400, 10015, "custom group id with a control char");
-    let r = ts
-        .post(
-            "alice",
-            "/api/v1/groups",
+            10015,
+            "custom group id with a control char",
+        ),
+        (
             json!({"group_id": "@TGS#mine", "name": "ok", "type": "Public"}),
-        )
-        .await;
-    assert_error(&r, 400, 10015, "reserved prefix");
+            10015,
+            "reserved prefix",
+        ),
+    ];
+    for (body, code, what) in refused {
+        let r = ts.post("alice", "/api/v1/groups", body).await;
+        assert_error(&r, 400, code, what);
+    }
     let r = ts
         .post(
             "alice",

@@ -5,49 +5,15 @@
 
 mod common;
 
-use common::{ADMIN, TestServer};
-use eventsource_stream::Eventsource;
-use futures_util::{Stream, StreamExt};
+use common::sse::{Ev, Sse, WAIT, head};
+use common::{ADMIN, TestServer, gp, ok};
+use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(5);
-
-/// reqwest is built with `rustls-no-provider`: pick a provider before the
-/// harness builds its client.
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-async fn start() -> TestServer {
-    install_crypto_provider();
-    TestServer::start().await
-}
-
-fn gp(id: &str) -> String {
-    format!("/api/v1/groups/{}", TestServer::enc(id))
-}
-
-async fn ok(ts: &TestServer, user: &str, method: Method, path: &str, body: Option<Value>) -> Value {
-    let what = format!("{method} {path} as {user}");
-    let (status, json) = ts.call(user, method, path, body).await;
-    assert!(
-        (200..300).contains(&status),
-        "{what}: status {status}, body {json}"
-    );
-    json
-}
-
-async fn head(ts: &TestServer) -> u64 {
-    let (status, body) = ts.get(ADMIN, "/healthz").await;
-    assert_eq!(status, 200, "healthz: {body}");
-    body["last_event_id"].as_u64().expect("last_event_id")
-}
 
 async fn apply(ts: &TestServer, user: &str, gid: &str) -> u64 {
     let reply = ok(
@@ -96,60 +62,7 @@ async fn pendency(ts: &TestServer, user: &str) -> Vec<Value> {
 }
 
 // ---------------------------------------------------------------------------
-// A minimal SSE reader
-
-type Frames = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
-
-#[derive(Debug, Clone, PartialEq)]
-struct Ev {
-    id: u64,
-    kind: String,
-    data: Value,
-}
-
-async fn subscribe(ts: &TestServer, user: &str, query: &str, last_event_id: Option<u64>) -> Frames {
-    let mut req = ts
-        .http
-        .get(ts.url(&format!("/api/v1/events{query}")))
-        .bearer_auth(ts.sig(user));
-    if let Some(id) = last_event_id {
-        req = req.header("Last-Event-ID", id.to_string());
-    }
-    let resp = timeout(WAIT, req.send())
-        .await
-        .expect("the event stream answers in time")
-        .expect("request sent");
-    assert_eq!(resp.status().as_u16(), 200, "events{query} as {user}");
-    Box::pin(
-        resp.bytes_stream()
-            .eventsource()
-            .map(|r| r.map_err(|e| e.to_string())),
-    )
-}
-
-/// The next frame; `None` when the stream ends. Fails after [`WAIT`].
-async fn next(frames: &mut Frames) -> Option<Ev> {
-    let f = timeout(WAIT, frames.next())
-        .await
-        .expect("an event within the time limit")?
-        .expect("a well-formed event stream");
-    Some(Ev {
-        id: f.id.parse().expect("numeric id"),
-        kind: f.event.clone(),
-        data: serde_json::from_str(&f.data).expect("JSON data"),
-    })
-}
-
-/// Frames up to and including id `upto`.
-async fn read_through(frames: &mut Frames, upto: u64) -> Vec<Ev> {
-    let mut got = Vec::new();
-    while got.last().map(|e: &Ev| e.id) != Some(upto) {
-        let e = next(frames).await.expect("the stream goes on");
-        assert!(e.id <= upto, "read past {upto}: {e:?}");
-        got.push(e);
-    }
-    got
-}
+// Events (read with common::sse)
 
 /// The whole log, as an app admin sees it.
 async fn admin_log(ts: &TestServer, after: u64) -> Vec<Ev> {
@@ -157,8 +70,8 @@ async fn admin_log(ts: &TestServer, after: u64) -> Vec<Ev> {
     if h == after {
         return Vec::new();
     }
-    let mut frames = subscribe(ts, ADMIN, &format!("?scope=all&after={after}"), None).await;
-    let log = read_through(&mut frames, h).await;
+    let mut s = Sse::open_unchecked(ts, ADMIN, &format!("?scope=all&after={after}"), None).await;
+    let log = s.read_through(h).await;
     for w in log.windows(2) {
         assert!(w[0].id < w[1].id, "admin log out of order at {}", w[1].id);
     }
@@ -175,7 +88,7 @@ async fn admin_log(ts: &TestServer, after: u64) -> Vec<Ev> {
 async fn concurrent_joins_never_exceed_max_members() {
     const USERS: usize = 40;
     const MAX: u64 = 10;
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     let users: Vec<String> = (0..USERS).map(|i| format!("joiner{i:02}")).collect();
     let refs: Vec<&str> = users.iter().map(String::as_str).collect();
     ts.register(&refs).await;
@@ -245,7 +158,7 @@ async fn concurrent_joins_never_exceed_max_members() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_approvers_deciding_one_request_at_once_exactly_one_wins() {
     const ROUNDS: usize = 20;
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     ts.register(&["owner", "admin"]).await;
     let g = ts
         .create(
@@ -331,7 +244,7 @@ async fn two_approvers_deciding_one_request_at_once_exactly_one_wins() {
 
 #[tokio::test]
 async fn restart_keeps_state_pendency_and_the_event_log() {
-    let mut ts = start().await;
+    let mut ts = TestServer::start().await;
     ts.register(&["o", "a", "m", "p1", "p2", "w1", "x"]).await;
     let g1 = ts
         .create(
@@ -404,12 +317,12 @@ async fn restart_keeps_state_pendency_and_the_event_log() {
 
     // o follows its events up to the head (the last change is o's own),
     // then the server goes away.
-    let mut old = subscribe(&ts, "o", "?after=0", None).await;
-    let seen = read_through(&mut old, h).await;
+    let mut old = Sse::open_unchecked(&ts, "o", "?after=0", None).await;
+    let seen = old.read_through(h).await;
     timeout(Duration::from_secs(15), ts.restart())
         .await
         .expect("the server restarts in time");
-    let end = timeout(WAIT, old.next())
+    let end = timeout(WAIT, old.frames.next())
         .await
         .expect("the old stream ends when its server stops");
     assert!(
@@ -473,8 +386,8 @@ async fn restart_keeps_state_pendency_and_the_event_log() {
     assert_eq!(&full[..log_before.len()], &log_before[..]);
 
     // o resumes from the last id it saw before the restart.
-    let mut resumed = subscribe(&ts, "o", "", seen.last().map(|e| e.id)).await;
-    let missed = read_through(&mut resumed, h2).await;
+    let mut resumed = Sse::open_unchecked(&ts, "o", "", seen.last().map(|e| e.id)).await;
+    let missed = resumed.read_through(h2).await;
     assert_eq!(
         missed.iter().map(|e| e.id).collect::<Vec<_>>(),
         new.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -495,7 +408,7 @@ async fn capacity_holds_when_joins_and_approvals_race() {
     const APPLICANTS: usize = 15;
     const JOINERS: usize = 15;
     const MAX: u64 = 10;
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     ts.register(&["owner", "admin"]).await;
     let g = ts
         .create(
@@ -571,7 +484,7 @@ async fn capacity_holds_when_joins_and_approvals_race() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_user_joining_twice_at_once_joins_once() {
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     ts.register(&["owner"]).await;
     let g = ts
         .create(

@@ -14,48 +14,20 @@
 
 mod common;
 
-use common::{ADMIN, TestServer, config_for};
-use eventsource_stream::Eventsource;
-use futures_util::{Stream, StreamExt};
+use common::sse::{
+    Ev, Sse, WAIT, Watchers, assert_each, assert_nothing, assert_strictly_increasing, connect,
+    connect_with, head, ids, sh, shapes,
+};
+use common::{ADMIN, TestServer, config_for, gp, ok};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 
-/// The most any single wait for an event may take before the test fails.
-const WAIT: Duration = Duration::from_secs(5);
-
-/// reqwest is built with `rustls-no-provider`: pick a provider before the
-/// harness builds its client.
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-async fn start() -> TestServer {
-    install_crypto_provider();
-    TestServer::start().await
-}
-
 // ---------------------------------------------------------------------------
 // Small API helpers
-
-fn gp(id: &str) -> String {
-    format!("/api/v1/groups/{}", TestServer::enc(id))
-}
-
-/// Sends a request and asserts a 2xx answer; returns the JSON body.
-async fn ok(ts: &TestServer, user: &str, method: Method, path: &str, body: Option<Value>) -> Value {
-    let what = format!("{method} {path} as {user}");
-    let (status, json) = ts.call(user, method, path, body).await;
-    assert!(
-        (200..300).contains(&status),
-        "{what}: status {status}, body {json}"
-    );
-    json
-}
 
 async fn patch(ts: &TestServer, user: &str, gid: &str, body: Value) -> Value {
     ok(ts, user, Method::PATCH, &gp(gid), Some(body)).await
@@ -113,299 +85,6 @@ async fn set_role(ts: &TestServer, user: &str, gid: &str, target: &str, role: &s
 
 async fn quit(ts: &TestServer, user: &str, gid: &str) {
     ok(ts, user, Method::POST, &format!("{}/quit", gp(gid)), None).await;
-}
-
-/// The newest event id (`/healthz`).
-async fn head(ts: &TestServer) -> u64 {
-    let (status, body) = ts.get(ADMIN, "/healthz").await;
-    assert_eq!(status, 200, "healthz: {body}");
-    body["last_event_id"].as_u64().expect("last_event_id")
-}
-
-// ---------------------------------------------------------------------------
-// The SSE reader
-
-/// One SSE frame: `id:`, `event:` and the parsed `data:`.
-#[derive(Debug, Clone)]
-struct Ev {
-    id: u64,
-    kind: String,
-    data: Value,
-}
-
-impl Ev {
-    fn group(&self) -> &str {
-        self.data["group_id"].as_str().unwrap_or("")
-    }
-
-    fn targets(&self) -> Vec<String> {
-        self.data["targets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn detail(&self) -> &Value {
-        &self.data["detail"]
-    }
-
-    /// (kind, group, targets): what most assertions compare.
-    fn shape(&self) -> (String, String, Vec<String>) {
-        (self.kind.clone(), self.group().to_string(), self.targets())
-    }
-}
-
-fn shapes(evs: &[Ev]) -> Vec<(String, String, Vec<String>)> {
-    evs.iter().map(Ev::shape).collect()
-}
-
-fn sh(kind: &str, group: &str, targets: &[&str]) -> (String, String, Vec<String>) {
-    (
-        kind.to_string(),
-        group.to_string(),
-        targets.iter().map(|t| t.to_string()).collect(),
-    )
-}
-
-fn ids(evs: &[Ev]) -> Vec<u64> {
-    evs.iter().map(|e| e.id).collect()
-}
-
-type Frames = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
-
-/// An open event stream of one user. Nothing is read until asked.
-struct Sse {
-    user: String,
-    frames: Frames,
-}
-
-async fn connect(
-    ts: &TestServer,
-    user: &str,
-    query: &str,
-    last_event_id: Option<u64>,
-) -> reqwest::Response {
-    connect_with(&ts.http, ts, user, query, last_event_id).await
-}
-
-async fn connect_with(
-    http: &reqwest::Client,
-    ts: &TestServer,
-    user: &str,
-    query: &str,
-    last_event_id: Option<u64>,
-) -> reqwest::Response {
-    let mut req = http
-        .get(ts.url(&format!("/api/v1/events{query}")))
-        .bearer_auth(ts.sig(user));
-    if let Some(id) = last_event_id {
-        req = req.header("Last-Event-ID", id.to_string());
-    }
-    timeout(WAIT, req.send())
-        .await
-        .expect("the event stream answers in time")
-        .expect("the event stream request is sent")
-}
-
-impl Sse {
-    async fn open(ts: &TestServer, user: &str, query: &str, last_event_id: Option<u64>) -> Sse {
-        Sse::open_with(&ts.http, ts, user, query, last_event_id).await
-    }
-
-    async fn open_with(
-        http: &reqwest::Client,
-        ts: &TestServer,
-        user: &str,
-        query: &str,
-        last_event_id: Option<u64>,
-    ) -> Sse {
-        let resp = connect_with(http, ts, user, query, last_event_id).await;
-        Sse::from_response(user, query, resp)
-    }
-
-    fn from_response(user: &str, query: &str, resp: reqwest::Response) -> Sse {
-        let status = resp.status().as_u16();
-        assert_eq!(status, 200, "events{query} as {user}");
-        let ctype = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        assert!(
-            ctype.starts_with("text/event-stream"),
-            "content type {ctype:?}"
-        );
-        let frames = resp
-            .bytes_stream()
-            .eventsource()
-            .map(|r| r.map_err(|e| e.to_string()));
-        Sse {
-            user: user.to_string(),
-            frames: Box::pin(frames),
-        }
-    }
-
-    /// A stream that starts at the current head: whatever happens after
-    /// this call reaches it (through the log if need be), nothing before.
-    async fn from_head(ts: &TestServer, user: &str) -> Sse {
-        let h = head(ts).await;
-        Sse::open(ts, user, &format!("?after={h}"), None).await
-    }
-
-    /// The next frame, or `None` if none arrives within `within`.
-    async fn next_within(&mut self, within: Duration) -> Option<Ev> {
-        let frame = match timeout(within, self.frames.next()).await {
-            Err(_) => return None,
-            Ok(None) => panic!("the event stream of {} ended", self.user),
-            Ok(Some(Err(e))) => panic!("the event stream of {} failed: {e}", self.user),
-            Ok(Some(Ok(f))) => f,
-        };
-        let data: Value = serde_json::from_str(&frame.data)
-            .unwrap_or_else(|e| panic!("data of frame {frame:?} is not JSON: {e}"));
-        let id: u64 = frame
-            .id
-            .parse()
-            .unwrap_or_else(|_| panic!("frame {frame:?} has no numeric id"));
-        let ev = Ev {
-            id,
-            kind: frame.event.clone(),
-            data,
-        };
-        if ev.kind != "reset" {
-            assert_eq!(
-                ev.data["id"].as_u64(),
-                Some(id),
-                "id: and data.id agree: {frame:?}"
-            );
-            assert_eq!(
-                ev.data["kind"].as_str(),
-                Some(ev.kind.as_str()),
-                "event: and data.kind agree"
-            );
-            for field in ["time", "group_id", "actor", "targets", "detail"] {
-                assert!(ev.data.get(field).is_some(), "data has {field}: {frame:?}");
-            }
-        }
-        Some(ev)
-    }
-
-    async fn next(&mut self) -> Ev {
-        match self.next_within(WAIT).await {
-            Some(e) => e,
-            None => panic!("no event for {} within {WAIT:?}", self.user),
-        }
-    }
-
-    /// Reads until an event matches `stop` (included); fails after `limit`.
-    async fn until(&mut self, limit: Duration, mut stop: impl FnMut(&Ev) -> bool) -> Vec<Ev> {
-        let deadline = Instant::now() + limit;
-        let mut got = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_within(left).await {
-                Some(e) => {
-                    let done = stop(&e);
-                    got.push(e);
-                    if done {
-                        return got;
-                    }
-                }
-                None => panic!(
-                    "{} did not see the expected event within {limit:?}; got {:?}",
-                    self.user,
-                    shapes(&got)
-                ),
-            }
-        }
-    }
-
-    async fn take(&mut self, n: usize) -> Vec<Ev> {
-        let mut got = Vec::with_capacity(n);
-        while got.len() < n {
-            got.push(self.next().await);
-        }
-        got
-    }
-
-    /// Creates this user's fence group and reads up to its `group_created`;
-    /// returns what came before it and the fence's event id.
-    async fn fence(&mut self, ts: &TestServer) -> (Vec<Ev>, u64) {
-        let user = self.user.clone();
-        let fence = ts
-            .create(&user, json!({"name": "fence", "type": "Work"}))
-            .await;
-        let mut got = self
-            .until(WAIT, |e| e.kind == "group_created" && e.group() == fence)
-            .await;
-        let f = got.pop().expect("the fence event");
-        assert_eq!(f.targets(), vec![user], "a fence reaches its owner");
-        (got, f.id)
-    }
-}
-
-/// Several users' streams, opened at the current head.
-struct Watchers {
-    streams: BTreeMap<String, Sse>,
-}
-
-impl Watchers {
-    async fn open(ts: &TestServer, users: &[&str]) -> Watchers {
-        let mut streams = BTreeMap::new();
-        for u in users {
-            streams.insert(u.to_string(), Sse::from_head(ts, u).await);
-        }
-        Watchers { streams }
-    }
-
-    /// Everything each user received since the last settle (fences removed).
-    async fn settle(&mut self, ts: &TestServer) -> BTreeMap<String, Vec<Ev>> {
-        let mut out = BTreeMap::new();
-        for (user, s) in self.streams.iter_mut() {
-            let (got, _) = s.fence(ts).await;
-            assert_strictly_increasing(&got, user);
-            out.insert(user.clone(), got);
-        }
-        out
-    }
-}
-
-#[track_caller]
-fn assert_strictly_increasing(evs: &[Ev], who: &str) {
-    for w in evs.windows(2) {
-        assert!(
-            w[0].id < w[1].id,
-            "{who}: ids not strictly increasing: {:?}",
-            ids(evs)
-        );
-    }
-}
-
-#[track_caller]
-fn assert_nothing(got: &BTreeMap<String, Vec<Ev>>, users: &[&str], what: &str) {
-    for u in users {
-        assert!(
-            got[*u].is_empty(),
-            "{what}: {u} must receive nothing, got {:?}",
-            shapes(&got[*u])
-        );
-    }
-}
-
-#[track_caller]
-fn assert_each(
-    got: &BTreeMap<String, Vec<Ev>>,
-    users: &[&str],
-    want: &[(String, String, Vec<String>)],
-    what: &str,
-) {
-    for u in users {
-        assert_eq!(shapes(&got[*u]), want, "{what}: what {u} received");
-    }
 }
 
 /// The whole log as an app admin sees it (`scope=all`, from the start).
@@ -563,7 +242,7 @@ fn ids_between(all: &[u64], after: u64, before: u64) -> Vec<u64> {
 
 #[tokio::test]
 async fn join_into_any_group_reaches_every_member_and_the_newcomer() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m", "n", "s"]).await;
     let g = ts
         .create("o", json!({"name": "any", "type": "Public", "add_option": "Any", "members": [{"user_id": "m"}]}))
@@ -586,7 +265,7 @@ async fn join_into_any_group_reaches_every_member_and_the_newcomer() {
 
 #[tokio::test]
 async fn application_then_approval_reach_approvers_and_applicant() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "a", "m", "p", "s"]).await;
     // Public groups take applications (Auth) by default.
     let g = ts
@@ -639,7 +318,7 @@ async fn application_then_approval_reach_approvers_and_applicant() {
 
 #[tokio::test]
 async fn refusal_reaches_approvers_and_applicant_and_nobody_joins() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "a", "m", "q", "s"]).await;
     let g = ts
         .create(
@@ -675,7 +354,7 @@ async fn refusal_reaches_approvers_and_applicant_and_nobody_joins() {
 
 #[tokio::test]
 async fn invitation_into_work_group_is_member_joined_via_invite() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m", "i", "s"]).await;
     let g = ts
         .create(
@@ -708,7 +387,7 @@ async fn invitation_into_work_group_is_member_joined_via_invite() {
 
 #[tokio::test]
 async fn quit_reaches_remaining_members_and_the_quitter_then_nothing_more() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m", "q", "n", "s"]).await;
     let g = ts
         .create(
@@ -745,7 +424,7 @@ async fn quit_reaches_remaining_members_and_the_quitter_then_nothing_more() {
 
 #[tokio::test]
 async fn kick_reaches_everyone_including_the_kicked_one() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m", "k", "s"]).await;
     let g = ts
         .create(
@@ -779,7 +458,7 @@ async fn kick_reaches_everyone_including_the_kicked_one() {
 
 #[tokio::test]
 async fn admin_grant_and_revoke_reach_all_members() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m1", "m2", "s"]).await;
     let g = ts
         .create("o", json!({"name": "p", "type": "Public", "members": [{"user_id": "m1"}, {"user_id": "m2"}]}))
@@ -819,7 +498,7 @@ async fn admin_grant_and_revoke_reach_all_members() {
 
 #[tokio::test]
 async fn join_option_change_is_group_info_changed_naming_add_option() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m", "s"]).await;
     let g = ts
         .create(
@@ -852,7 +531,7 @@ async fn join_option_change_is_group_info_changed_naming_add_option() {
 
 #[tokio::test]
 async fn disband_reaches_every_member_at_the_time() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "m1", "m2", "s"]).await;
     let g = ts
         .create("o", json!({"name": "p", "type": "Public", "members": [{"user_id": "m1"}, {"user_id": "m2"}]}))
@@ -871,7 +550,7 @@ async fn disband_reaches_every_member_at_the_time() {
 
 #[tokio::test]
 async fn scope_all_is_for_app_admins_and_carries_everything() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "x", "p", "u"]).await;
 
     let resp = connect(&ts, "u", "?scope=all", None).await;
@@ -928,7 +607,7 @@ async fn scope_all_is_for_app_admins_and_carries_everything() {
 /// Reads a few events, disconnects, misses entitled and unentitled changes,
 /// and resumes with `Last-Event-ID` (or `?after=`).
 async fn resume_case(header: bool) {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "u", "x", "p", "q", "r"]).await;
     let g1 = ts
         .create("o", json!({"name": "g1", "type": "Public", "add_option": "Any", "members": [{"user_id": "u"}]}))
@@ -1019,7 +698,7 @@ async fn resume_with_after_gets_exactly_the_missed_events() {
 
 #[tokio::test]
 async fn resume_across_membership_changes() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "u", "v"]).await;
     let g = ts
         .create(
@@ -1083,7 +762,7 @@ async fn resume_across_membership_changes() {
 
 #[tokio::test]
 async fn resume_as_an_applicant_and_across_a_disband() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o", "u", "x"]).await;
     let g = ts.create("o", json!({"name": "g", "type": "Public"})).await;
     let d = ts
@@ -1126,7 +805,6 @@ async fn resume_as_an_applicant_and_across_a_disband() {
 
 #[tokio::test]
 async fn reset_when_the_log_no_longer_reaches_back() {
-    install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config_for(&dir);
     cfg.event_retention = 10;
@@ -1179,7 +857,7 @@ async fn reset_when_the_log_no_longer_reaches_back() {
 
 #[tokio::test]
 async fn reset_when_after_is_beyond_the_head() {
-    let ts = start().await;
+    let ts = TestServer::start().await;
     ts.register(&["o"]).await;
     let g = ts
         .create(
@@ -1236,7 +914,6 @@ fn assert_no_silent_gap(got: &[Ev], entitled: &[u64], who: &str) {
 /// past its position must get `reset` before it jumps, never a silent gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_catch_up_overtaken_by_pruning_gets_a_reset_not_a_gap() {
-    install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config_for(&dir);
     cfg.event_retention = 600;
@@ -1288,7 +965,7 @@ async fn a_stalled_catch_up_overtaken_by_pruning_gets_a_reset_not_a_gap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tail_right_after_backlog_has_no_gap_or_duplicate() {
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     ts.register(&["o", "u", "x"]).await;
     let a = ts
         .create("o", json!({"name": "a", "type": "Public", "add_option": "Any", "members": [{"user_id": "u"}]}))
@@ -1393,7 +1070,7 @@ async fn a_subscriber_that_does_not_read_holds_nobody_up_and_loses_nothing() {
     const EACH: usize = 640;
     const SEQUENTIAL: usize = 1080;
     const TOTAL: usize = PRODUCERS * EACH + SEQUENTIAL;
-    let ts = Arc::new(start().await);
+    let ts = Arc::new(TestServer::start().await);
     ts.register(&["slow", "tight", "fast"]).await;
     let mut groups = Vec::new();
     for p in 0..PRODUCERS {

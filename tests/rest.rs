@@ -12,19 +12,13 @@
 
 mod common;
 
+use common::sse::{Watchers, assert_each, assert_nothing, sh, shapes};
 use common::{ADMIN, APP_ID, KEY, TestServer, config_for};
-use eventsource_stream::Eventsource;
-use futures_util::{Stream, StreamExt};
 use groupdeck::usersig::SigKey;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::time::{Instant, timeout};
-
-/// The most any single wait for an event may take before the test fails.
-const WAIT: Duration = Duration::from_secs(5);
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const GROUP_SVC: &str = "group_open_http_svc";
 const LOGIN_SVC: &str = "im_open_login_svc";
@@ -195,6 +189,18 @@ fn members_json(users: &[&str]) -> Value {
             .map(|u| json!({ "Member_Account": u }))
             .collect(),
     )
+}
+
+/// `user` joins `gid` on /api/v1, which must succeed.
+async fn join_v1(ts: &TestServer, user: &str, gid: &str) {
+    let (status, body) = ts
+        .post(
+            user,
+            &format!("/api/v1/groups/{}/join", TestServer::enc(gid)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// The group object of one ID (`get_group_info`), per-item code 0.
@@ -1990,14 +1996,7 @@ async fn delete_group_member_and_its_limits() {
         json!({"Type": "AVChatRoom", "Name": "live", "Owner_Account": "o"}),
     )
     .await;
-    let (status, body) = ts
-        .post(
-            "viewer",
-            &format!("/api/v1/groups/{}/join", TestServer::enc(&av)),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    join_v1(&ts, "viewer", &av).await;
     fail4(
         &ts,
         "delete_group_member",
@@ -2207,14 +2206,7 @@ async fn modify_group_member_info_roles_cards_and_mutes() {
     )
     .await;
     ts.register(&["viewer"]).await;
-    let (status, body) = ts
-        .post(
-            "viewer",
-            &format!("/api/v1/groups/{}/join", TestServer::enc(&av)),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    join_v1(&ts, "viewer", &av).await;
     for change in [json!({"Role": "Admin"}), json!({"NameCard": "card"})] {
         let mut body = json!({"GroupId": av, "Member_Account": "viewer"});
         if let (Some(b), Some(c)) = (body.as_object_mut(), change.as_object()) {
@@ -2609,14 +2601,7 @@ async fn change_group_owner_rules() {
         json!({"Type": "AVChatRoom", "Name": "live", "Owner_Account": "o"}),
     )
     .await;
-    let (status, body) = ts
-        .post(
-            "viewer",
-            &format!("/api/v1/groups/{}/join", TestServer::enc(&av)),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    join_v1(&ts, "viewer", &av).await;
     fail4(
         &ts,
         cmd,
@@ -2635,190 +2620,18 @@ async fn change_group_owner_rules() {
 }
 
 // ---------------------------------------------------------------------------
-// Events (copied reader from tests/events.rs, trimmed)
+// Events (read with common::sse)
 
-#[derive(Debug, Clone)]
-struct Ev {
-    id: u64,
-    kind: String,
-    data: Value,
-}
-
-impl Ev {
-    fn group(&self) -> &str {
-        self.data["group_id"].as_str().unwrap_or("")
-    }
-
-    fn targets(&self) -> Vec<String> {
-        self.data["targets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn shape(&self) -> (String, String, Vec<String>) {
-        (self.kind.clone(), self.group().to_string(), self.targets())
-    }
-}
-
-type Shape = (String, String, Vec<String>);
-
-fn shapes(evs: &[Ev]) -> Vec<Shape> {
-    evs.iter().map(Ev::shape).collect()
-}
-
-fn sh(kind: &str, group: &str, targets: &[&str]) -> Shape {
-    (
-        kind.to_string(),
-        group.to_string(),
-        targets.iter().map(|t| t.to_string()).collect(),
-    )
-}
-
-type Frames = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
-
-struct Sse {
-    user: String,
-    frames: Frames,
-}
-
-async fn head(ts: &TestServer) -> u64 {
-    let (status, body) = ts.get(ADMIN, "/healthz").await;
-    assert_eq!(status, 200, "healthz: {body}");
-    body["last_event_id"].as_u64().expect("last_event_id")
-}
-
-impl Sse {
-    /// A stream that starts at the current head.
-    async fn from_head(ts: &TestServer, user: &str) -> Sse {
-        let h = head(ts).await;
-        let req = ts
-            .http
-            .get(ts.url(&format!("/api/v1/events?after={h}")))
-            .bearer_auth(ts.sig(user));
-        let resp = timeout(WAIT, req.send())
-            .await
-            .expect("the event stream answers in time")
-            .expect("the event stream request is sent");
-        assert_eq!(resp.status().as_u16(), 200, "events as {user}");
-        let frames = resp
-            .bytes_stream()
-            .eventsource()
-            .map(|r| r.map_err(|e| e.to_string()));
-        Sse {
-            user: user.to_string(),
-            frames: Box::pin(frames),
-        }
-    }
-
-    async fn next_within(&mut self, within: Duration) -> Option<Ev> {
-        let frame = match timeout(within, self.frames.next()).await {
-            Err(_) => return None,
-            Ok(None) => panic!("the event stream of {} ended", self.user),
-            Ok(Some(Err(e))) => panic!("the event stream of {} failed: {e}", self.user),
-            Ok(Some(Ok(f))) => f,
-        };
-        let data: Value = serde_json::from_str(&frame.data)
-            .unwrap_or_else(|e| panic!("data of frame {frame:?} is not JSON: {e}"));
-        let id: u64 = frame
-            .id
-            .parse()
-            .unwrap_or_else(|_| panic!("frame {frame:?} has no numeric id"));
-        Some(Ev {
-            id,
-            kind: frame.event.clone(),
-            data,
-        })
-    }
-
-    async fn until(&mut self, limit: Duration, mut stop: impl FnMut(&Ev) -> bool) -> Vec<Ev> {
-        let deadline = Instant::now() + limit;
-        let mut got = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_within(left).await {
-                Some(e) => {
-                    let done = stop(&e);
-                    got.push(e);
-                    if done {
-                        return got;
-                    }
-                }
-                None => panic!(
-                    "{} did not see the expected event within {limit:?}; got {:?}",
-                    self.user,
-                    shapes(&got)
-                ),
-            }
-        }
-    }
-
-    /// Creates this user's fence group and reads up to its `group_created`.
-    async fn fence(&mut self, ts: &TestServer) -> Vec<Ev> {
-        let user = self.user.clone();
-        let fence = ts
-            .create(&user, json!({"name": "fence", "type": "Work"}))
-            .await;
-        let mut got = self
-            .until(WAIT, |e| e.kind == "group_created" && e.group() == fence)
-            .await;
-        got.pop().expect("the fence event");
-        for w in got.windows(2) {
-            assert!(w[0].id < w[1].id, "{user}: ids increase");
-        }
-        got
-    }
-}
-
-struct Watchers {
-    streams: BTreeMap<String, Sse>,
-}
-
-impl Watchers {
-    async fn open(ts: &TestServer, users: &[&str]) -> Watchers {
-        ts.register(users).await;
-        let mut streams = BTreeMap::new();
-        for u in users {
-            streams.insert(u.to_string(), Sse::from_head(ts, u).await);
-        }
-        Watchers { streams }
-    }
-
-    async fn settle(&mut self, ts: &TestServer) -> BTreeMap<String, Vec<Ev>> {
-        let mut out = BTreeMap::new();
-        for (user, s) in self.streams.iter_mut() {
-            out.insert(user.clone(), s.fence(ts).await);
-        }
-        out
-    }
-}
-
-#[track_caller]
-fn assert_each(got: &BTreeMap<String, Vec<Ev>>, users: &[&str], want: &[Shape], what: &str) {
-    for u in users {
-        assert_eq!(shapes(&got[*u]), want, "{what}: what {u} received");
-    }
-}
-
-#[track_caller]
-fn assert_nothing(got: &BTreeMap<String, Vec<Ev>>, users: &[&str], what: &str) {
-    for u in users {
-        assert!(
-            got[*u].is_empty(),
-            "{what}: {u} must receive nothing, got {:?}",
-            shapes(&got[*u])
-        );
-    }
+/// Signs `users` in and opens their event streams at the current head.
+async fn watch(ts: &TestServer, users: &[&str]) -> Watchers {
+    ts.register(users).await;
+    Watchers::open_unchecked(ts, users).await
 }
 
 #[tokio::test]
 async fn events_of_create_add_and_silent_add() {
     let ts = TestServer::start().await;
-    let mut w = Watchers::open(&ts, &["o", "a", "b", "n", "q", "s"]).await;
+    let mut w = watch(&ts, &["o", "a", "b", "n", "q", "s"]).await;
 
     // create_group with members: group_created to every member.
     let g = create(
@@ -2896,7 +2709,7 @@ async fn events_of_create_add_and_silent_add() {
 #[tokio::test]
 async fn events_of_delete_and_silent_delete() {
     let ts = TestServer::start().await;
-    let mut w = Watchers::open(&ts, &["o", "a", "k", "k2", "s"]).await;
+    let mut w = watch(&ts, &["o", "a", "k", "k2", "s"]).await;
     let g = create(
         &ts,
         json!({"Type": "Public", "Name": "ev", "Owner_Account": "o",
@@ -2944,7 +2757,7 @@ async fn events_of_delete_and_silent_delete() {
 #[tokio::test]
 async fn events_of_info_owner_and_destroy() {
     let ts = TestServer::start().await;
-    let mut w = Watchers::open(&ts, &["o", "a", "m", "s"]).await;
+    let mut w = watch(&ts, &["o", "a", "m", "s"]).await;
     let g = create(
         &ts,
         json!({"Type": "Public", "Name": "ev", "Owner_Account": "o",

@@ -6,14 +6,17 @@ use super::AppState;
 use super::error::ApiError;
 use crate::model::Actor;
 use crate::model::limits::validate_user_id;
+use crate::usersig::SigKey;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// The authenticated caller of a `/api/v1` route.
 #[derive(Debug, Clone)]
@@ -50,6 +53,54 @@ impl RateLimit {
             l.retain_recent();
             l.shrink_to_fit();
         }
+    }
+}
+
+/// UserSigs already verified, so a client's every request does not pay for
+/// base64, zlib, JSON and HMAC again. Bounded; expiry is checked on each hit.
+pub struct VerifiedSigs {
+    seen: Mutex<HashMap<String, (String, u64)>>,
+}
+
+const VERIFIED_SIGS_MAX: usize = 50_000;
+
+impl VerifiedSigs {
+    pub fn new() -> VerifiedSigs {
+        VerifiedSigs {
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The user a UserSig authenticates, verifying it unless seen before.
+    pub fn identify(&self, key: &SigKey, sig: &str) -> Result<String, ApiError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if let Some((user, expires)) = self.seen.lock().ok().and_then(|m| m.get(sig).cloned()) {
+            if now <= expires {
+                return Ok(user);
+            }
+        }
+        let ticket = key.verify(sig, None)?;
+        validate_user_id(&ticket.identifier)
+            .map_err(|_| unauthorized(70003, "the UserSig names an invalid user ID"))?;
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= VERIFIED_SIGS_MAX {
+                seen.clear();
+            }
+            seen.insert(
+                sig.to_string(),
+                (ticket.identifier.clone(), ticket.expires_at()),
+            );
+        }
+        Ok(ticket.identifier)
+    }
+}
+
+impl Default for VerifiedSigs {
+    fn default() -> Self {
+        VerifiedSigs::new()
     }
 }
 
@@ -97,16 +148,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let sig = presented_sig(parts)?;
-        let ticket = st.key.verify(&sig, None)?;
-        validate_user_id(&ticket.identifier)
-            .map_err(|_| unauthorized(70003, "the UserSig names an invalid user ID"))?;
-        st.rate_limit
-            .check(&ticket.identifier)
-            .map_err(ApiError::rate_limited)?;
-        st.service.register(&ticket.identifier).await?;
-        let app_admin = st.app_admins.contains(&ticket.identifier);
+        let user = st.verified.identify(&st.key, &sig)?;
+        st.rate_limit.check(&user).map_err(ApiError::rate_limited)?;
+        st.service.register(&user).await?;
+        let app_admin = st.app_admins.contains(&user);
         Ok(Caller(Actor {
-            user_id: ticket.identifier,
+            user_id: user,
             app_admin,
         }))
     }

@@ -77,6 +77,7 @@ pub struct AppState {
     pub app_admins: HashSet<String>,
     pub rate_limit: RateLimit,
     pub rest_rate_limit: RateLimit,
+    pub verified: auth::VerifiedSigs,
     /// Flips to `true` when the server stops, ending live streams.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -234,6 +235,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         app_admins: config.app_admins.iter().cloned().collect(),
         rate_limit: RateLimit::new(config.rate_per_second, config.rate_burst),
         rest_rate_limit: rest::command_rate_limit(config.rest_rate_per_command),
+        verified: auth::VerifiedSigs::new(),
         shutdown: shutdown.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

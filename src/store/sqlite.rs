@@ -85,6 +85,9 @@ fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Conn
         if synchronous_full { "FULL" } else { "NORMAL" },
     )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // Savepoint journals and sorts stay in memory; a larger page cache.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

@@ -2,6 +2,8 @@
 //! 127.0.0.1:0 over a temporary SQLite file, and UserSigs for any user.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use groupdeck::server::{self, RunningServer, ServerConfig};
 use groupdeck::usersig::SigKey;
 use std::path::PathBuf;
@@ -138,4 +140,26 @@ impl TestServer {
             assert_eq!(status, 200);
         }
     }
+}
+
+/// The path of a group under `/api/v1`.
+pub fn gp(id: &str) -> String {
+    format!("/api/v1/groups/{}", TestServer::enc(id))
+}
+
+/// Sends a request and asserts a 2xx answer; returns the JSON body.
+pub async fn ok(
+    ts: &TestServer,
+    user: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let what = format!("{method} {path} as {user}");
+    let (status, json) = ts.call(user, method, path, body).await;
+    assert!(
+        (200..300).contains(&status),
+        "{what}: status {status}, body {json}"
+    );
+    json
 }
