@@ -2047,3 +2047,102 @@ async fn rate_limit_per_identity() {
     assert_ok(&r, 200, "another user is still served");
     assert_eq!(r.1["user_id"], "bob");
 }
+
+/// Expired pending requests list as ended; decided ones stay listable with `status=all`.
+#[tokio::test]
+async fn expired_requests_list_as_ended_and_all_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config_for(&dir);
+    cfg.limits.request_retention_secs = 1;
+    let ts = start_with(dir, cfg).await;
+    ts.register(&["owner", "bob", "carol"]).await;
+    let g = ts
+        .create("owner", json!({"name": "inbox", "type": "Public"}))
+        .await;
+    let (s, j) = ts.post("bob", &format!("{}/join", gp(&g)), json!({})).await;
+    assert_eq!(s, 200, "{j}");
+    let accepted = j["request_id"].as_u64().expect("request id");
+    let (s, _) = ts
+        .post(
+            "owner",
+            &format!("/api/v1/pendency/{accepted}"),
+            json!({"decision": "accept"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, j) = ts
+        .post("carol", &format!("{}/join", gp(&g)), json!({}))
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let stale = j["request_id"].as_u64().expect("request id");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    let ids = |v: &serde_json::Value| -> Vec<u64> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["id"].as_u64())
+            .collect()
+    };
+    let (_, pending) = ts.get("owner", "/api/v1/pendency").await;
+    assert!(
+        ids(&pending).is_empty(),
+        "expired requests are not pending: {pending}"
+    );
+    let (_, ended) = ts.get("owner", "/api/v1/pendency?status=ended").await;
+    assert_eq!(ids(&ended), vec![stale], "{ended}");
+    assert_eq!(ended["items"][0]["status"], "ended");
+    let (_, all) = ts.get("owner", "/api/v1/pendency?status=all").await;
+    assert_eq!(ids(&all), vec![accepted, stale], "{all}");
+    let (s, j) = ts
+        .post(
+            "owner",
+            &format!("/api/v1/pendency/{stale}"),
+            json!({"decision": "accept"}),
+        )
+        .await;
+    assert_eq!((s, j["error"]["code"].as_u64()), (409, Some(10024)), "{j}");
+}
+
+/// A group made under a disbanded group's ID does not inherit its join requests.
+#[tokio::test]
+async fn a_reused_group_id_starts_with_no_requests() {
+    let ts = start().await;
+    ts.register(&["alice", "bob", "dave"]).await;
+    ts.create(
+        "alice",
+        json!({"name": "first", "type": "Public", "group_id": "team"}),
+    )
+    .await;
+    let (s, _) = ts
+        .post(
+            "bob",
+            "/api/v1/groups/team/join",
+            json!({"message": "call me at 555"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = ts
+        .call(
+            "alice",
+            reqwest::Method::DELETE,
+            "/api/v1/groups/team",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ts.create(
+        "dave",
+        json!({"name": "second", "type": "Public", "group_id": "team"}),
+    )
+    .await;
+    let (_, all) = ts.get("dave", "/api/v1/pendency?status=all").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(0), "{all}");
+    let (_, info) = ts.get("dave", "/api/v1/groups/team").await;
+    assert_eq!(info["pending_requests"], 0, "{info}");
+    // The applicant still sees its own (ended) request.
+    let (_, own) = ts.get("bob", "/api/v1/pendency?status=all").await;
+    assert_eq!(own["items"][0]["status"], "ended", "{own}");
+}

@@ -30,6 +30,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+/// How long stopping waits for open connections and stream tasks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Everything `groupdeck serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -173,18 +176,32 @@ impl RunningServer {
 
     /// Stops accepting, ends live streams, waits for requests in flight.
     pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        self.task.await.context("server task")??;
-        let RunningServer { service, .. } = self;
-        // Wait for the last holders of the store (stream tasks) to let go, so
-        // its writer has finished when this returns.
-        for _ in 0..200 {
-            if Arc::strong_count(&service) == 1 {
-                break;
+        let RunningServer {
+            service,
+            stop,
+            mut task,
+            ..
+        } = self;
+        let _ = stop.send(true);
+        // Connections get a few seconds to finish; a client that stopped
+        // reading its event stream must not hold the server up forever.
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(joined) => joined.context("server task")??,
+            Err(_) => {
+                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+                task.abort();
             }
+        }
+        // Wait for the last holders of the store (stream tasks) to let go,
+        // then close it off the async threads: its writer finishes the
+        // commands already queued before this returns.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while Arc::strong_count(&service) > 1 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        drop(service);
+        tokio::task::spawn_blocking(move || drop(service))
+            .await
+            .context("closing the store")?;
         Ok(())
     }
 

@@ -346,7 +346,9 @@ pub struct RequestListing {
 
 /// Join requests the user may decide (owner/admin of the group; every one for
 /// app admins) and the user's own, keyset-paged by id. Pending requests
-/// created before `cutoff_ms` have expired: they list as ended.
+/// created before `cutoff_ms` have expired: they list (and filter) as ended.
+/// A request belongs to the group of its ID that existed when it was made: a
+/// group created later under a disbanded group's ID does not inherit them.
 pub fn requests_for(
     conn: &Connection,
     user: &str,
@@ -361,15 +363,32 @@ pub fn requests_for(
         .map(|c| format!("r.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
-        "SELECT {cols}, coalesce(g.name, ''), g.type FROM join_requests r \
-         LEFT JOIN groups g ON g.group_id = r.group_id \
-         WHERE r.id > ?1 AND (?2 IS NULL OR r.status = ?2) \
-         AND NOT (?2 = 'pending' AND r.created_at < ?6) \
-         AND (?3 OR r.applicant = ?4 OR r.group_id IN \
-              (SELECT group_id FROM members WHERE user_id = ?4 AND role IN ('Owner', 'Admin'))) \
-         ORDER BY r.id LIMIT ?5"
-    );
+    const STATUS: &str = "(?2 IS NULL \
+         OR (?2 = 'pending' AND r.status = 'pending' AND r.created_at >= ?6) \
+         OR (?2 = 'ended' AND (r.status = 'ended' OR (r.status = 'pending' AND r.created_at < ?6))) \
+         OR (?2 NOT IN ('pending', 'ended') AND r.status = ?2))";
+    const SAME_GROUP: &str = "g.group_id = r.group_id AND r.created_at >= g.created_at * 1000";
+    let sql = if app_admin {
+        format!(
+            "SELECT {cols}, coalesce(g.name, ''), g.type FROM join_requests r \
+             LEFT JOIN groups g ON {SAME_GROUP} \
+             WHERE r.id > ?1 AND ?3 = ?3 AND ?4 = ?4 AND {STATUS} ORDER BY r.id LIMIT ?5"
+        )
+    } else {
+        format!(
+            "WITH picked(id) AS ( \
+                SELECT id FROM join_requests WHERE applicant = ?4 AND id > ?1 \
+                UNION \
+                SELECT r.id FROM members m JOIN groups g ON g.group_id = m.group_id \
+                  JOIN join_requests r ON r.group_id = m.group_id AND r.id > ?1 \
+                    AND r.created_at >= g.created_at * 1000 \
+                  WHERE m.user_id = ?4 AND m.role IN ('Owner', 'Admin') AND ?3 = ?3) \
+             SELECT {cols}, coalesce(g.name, ''), g.type FROM picked p \
+             JOIN join_requests r ON r.id = p.id \
+             LEFT JOIN groups g ON {SAME_GROUP} \
+             WHERE {STATUS} ORDER BY r.id LIMIT ?5"
+        )
+    };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_app_defined_data.sql"),
+    include_str!("../../migrations/0003_request_index.sql"),
 ];
 
 /// Commands taken into one transaction at most.
@@ -52,8 +53,8 @@ type Job = Box<dyn FnOnce(Option<&mut SqliteTx<'_>>) -> (bool, Completion) + Sen
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
-    reader_slots: Semaphore,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_slots: Arc<Semaphore>,
     hub: broadcast::Sender<EventBatch>,
     limits: Limits,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -136,8 +137,8 @@ impl SqliteStore {
             .spawn(move || writer_state.run(rx))?;
         Ok(Arc::new(SqliteStore {
             jobs,
-            reader_slots: Semaphore::new(readers.len()),
-            readers: Mutex::new(readers),
+            reader_slots: Arc::new(Semaphore::new(readers.len())),
+            readers: Arc::new(Mutex::new(readers)),
             hub,
             limits: config.limits,
             writer: Mutex::new(Some(handle)),
@@ -181,37 +182,40 @@ impl SqliteStore {
     }
 
     /// Runs a read on one of the reader connections, inside one snapshot.
+    /// The blocking task itself returns the connection to the pool, so a
+    /// caller that gives up waiting (a timeout, a client gone) loses nothing.
     pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let _permit = self
+        let permit = self
             .reader_slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| GroupError::Internal("the store is shut down".into()))?;
-        let conn = self
-            .readers
-            .lock()
-            .map_err(|_| GroupError::Internal("reader pool poisoned".into()))?
-            .pop()
-            .ok_or_else(|| GroupError::Internal("no reader connection free".into()))?;
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = pool
+                .lock()
+                .map_err(|_| GroupError::Internal("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| GroupError::Internal("no reader connection free".into()))?;
             let result = (|| {
                 let tx = conn.unchecked_transaction()?;
                 let out = f(&tx)?;
                 tx.finish()?;
                 Ok(out)
             })();
-            (conn, result)
+            if let Ok(mut pool) = pool.lock() {
+                pool.push(conn);
+            }
+            result.map_err(storage_error)
         })
         .await
-        .map_err(|e| GroupError::Internal(format!("read task failed: {e}")))?;
-        if let Ok(mut pool) = self.readers.lock() {
-            pool.push(conn);
-        }
-        result.map_err(storage_error)
+        .map_err(|e| GroupError::Internal(format!("read task failed: {e}")))?
     }
 }
 
