@@ -177,6 +177,38 @@ fn request_audience(
     Ok(Audience::Only(users))
 }
 
+/// Grants or revokes admin after the rules allow it; whether it changed.
+fn apply_role(
+    tx: &mut dyn Tx,
+    g: &GroupRow,
+    actor: &Actor,
+    role: Option<Role>,
+    target: &str,
+    new_role: Role,
+) -> Result<bool> {
+    let target_role = tx.role(&g.group_id, target)?;
+    rules::check_set_role(&g.facts(), actor, role, target, target_role, new_role)?;
+    if target_role == Some(new_role) {
+        return Ok(false);
+    }
+    tx.set_role(&g.group_id, target, new_role)?;
+    let kind = if new_role == Role::Admin {
+        EventKind::AdminGranted
+    } else {
+        EventKind::AdminRevoked
+    };
+    tx.emit(member_event(
+        g,
+        kind,
+        actor,
+        vec![target.to_string()],
+        json!({"role": new_role.as_str()}),
+        Audience::Members,
+        MembershipChange::default(),
+    ))?;
+    Ok(true)
+}
+
 fn request_is_expired(tx: &dyn Tx, r: &RequestRow) -> bool {
     let retention_ms = tx.limits().request_retention_secs.saturating_mul(1000);
     r.created_at.saturating_add(retention_ms) < tx.now_ms()
@@ -950,27 +982,7 @@ impl Service {
             .write(move |tx| {
                 let g = load_group(tx, &gid)?;
                 let role = tx.role(&gid, &actor.user_id)?;
-                let target_role = tx.role(&gid, &target)?;
-                rules::check_set_role(&g.facts(), &actor, role, &target, target_role, new_role)?;
-                if target_role == Some(new_role) {
-                    return Ok(false);
-                }
-                tx.set_role(&gid, &target, new_role)?;
-                let kind = if new_role == Role::Admin {
-                    EventKind::AdminGranted
-                } else {
-                    EventKind::AdminRevoked
-                };
-                tx.emit(member_event(
-                    &g,
-                    kind,
-                    &actor,
-                    vec![target.clone()],
-                    json!({"role": new_role.as_str()}),
-                    Audience::Members,
-                    MembershipChange::default(),
-                ))?;
-                Ok(true)
+                apply_role(tx, &g, &actor, role, &target, new_role)
             })
             .await
     }
@@ -1281,6 +1293,9 @@ impl Service {
                         user: user.clone(),
                         group: gid.clone(),
                     })?;
+                if let Some(new_role) = change.role {
+                    apply_role(tx, &g, &actor, role, &user, new_role)?;
+                }
                 if change.mute_secs.is_some() && g.group_type == GroupType::Work {
                     return Err(GroupError::denied(
                         "Work groups do not support muting members",
@@ -1325,4 +1340,6 @@ pub struct MemberChanges {
     pub mute_secs: Option<u64>,
     /// Custom fields to set; an empty value deletes the key.
     pub app_data: Option<Vec<(String, String)>>,
+    /// `Admin` or `Member`.
+    pub role: Option<Role>,
 }

@@ -2969,3 +2969,27 @@ async fn custom_fields_are_stored_filtered_and_limited() {
         vec![("Color".into(), "red".into())]
     );
 }
+
+/// A refused role change takes the profile change in the same call down with it.
+#[tokio::test]
+async fn modify_group_member_info_is_all_or_nothing() {
+    let ts = TestServer::start().await;
+    import(&ts, &["o", "bob"]).await;
+    let w = create(
+        &ts,
+        json!({"Type": "Private", "Name": "w", "Owner_Account": "o",
+               "MemberList": members_json(&["bob"])}),
+    )
+    .await;
+    fail4(
+        &ts,
+        "modify_group_member_info",
+        json!({"GroupId": w, "Member_Account": "bob", "NameCard": "CHANGED", "Role": "Admin"}),
+        10007,
+    )
+    .await;
+    let reply = ok4(&ts, "get_group_member_info", json!({"GroupId": w})).await;
+    for m in reply["MemberList"].as_array().expect("MemberList") {
+        assert_eq!(m["NameCard"], "", "nothing changed: {m}");
+    }
+}

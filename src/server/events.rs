@@ -34,6 +34,8 @@ const MAX_EVENT_ID: u64 = i64::MAX as u64;
 
 /// Events read from the log per query while catching up.
 const CATCH_UP_PAGE: u32 = 500;
+/// Event ids one catch-up query looks at, at most.
+const CATCH_UP_WINDOW: u64 = 5_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -242,7 +244,9 @@ impl Subscriber {
     async fn catch_up(&self, last: &mut u64, upto: &mut u64) -> Result<HashSet<String>, StreamEnd> {
         while *last < *upto {
             let user = self.user.clone();
-            let (from, to) = (*last, *upto);
+            // A bounded window of ids per query keeps each one cheap however
+            // far back the stream starts.
+            let (from, to) = (*last, (*upto).min(last.saturating_add(CATCH_UP_WINDOW)));
             let (page, head) = self
                 .service
                 .store()
@@ -279,7 +283,7 @@ impl Subscriber {
                 *last = e.id;
             }
             if !full {
-                *last = *upto;
+                *last = to;
             }
         }
         let at = *upto;

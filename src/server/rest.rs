@@ -1089,26 +1089,17 @@ impl Cx<'_> {
                 ));
             }
         }
-        let profile = MemberChanges {
+        let change = MemberChanges {
             name_card: req.name_card,
             msg_flag: req.msg_flag,
             mute_secs: req.mute_time,
             app_data: pairs(req.app_defined),
+            role,
         };
-        let touches_profile = profile.app_data.is_some()
-            || profile.name_card.is_some()
-            || profile.msg_flag.is_some()
-            || profile.mute_secs.is_some();
-        if touches_profile {
-            self.service()
-                .modify_member(&self.actor, &req.group_id, &req.account, profile)
-                .await?;
-        }
-        if let Some(role) = role {
-            self.service()
-                .set_role(&self.actor, &req.group_id, &req.account, role)
-                .await?;
-        }
+        // One command: the role and the profile change together or not at all.
+        self.service()
+            .modify_member(&self.actor, &req.group_id, &req.account, change)
+            .await?;
         Ok(Map::new())
     }
 
