@@ -19,6 +19,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_request_index.sql"),
 ];
 
+/// Events pruned from the log per writer pass, at most.
+const PRUNE_CHUNK: u64 = 2_000;
+
 /// Commands taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
 
@@ -274,16 +277,35 @@ impl Writer {
             events: Vec::new(),
             limits: &self.limits,
         };
+        // Set when the transaction itself was lost (SQLite rolls back the
+        // whole transaction on some I/O and memory errors): nothing of this
+        // batch may be acknowledged then.
+        let mut lost: Option<GroupError> = None;
         for job in batch.drain(..) {
+            if lost.is_some() {
+                let (_, done) = job(None);
+                completions.push(done);
+                continue;
+            }
             let events_mark = tx.events.len();
             let id_mark = tx.next_event_id;
             if let Err(e) = tx.conn.execute_batch("SAVEPOINT cmd") {
                 let (_, done) = job(None);
                 tracing::error!("cannot open a savepoint: {e}");
                 completions.push(done);
+                lost = Some(storage_error(e));
                 continue;
             }
-            let (ok, done) = job(Some(&mut tx));
+            // A panicking command fails alone; its reply channel is dropped,
+            // which its caller sees as an internal error.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut tx))));
+            let (ok, done) = match outcome {
+                Ok((ok, done)) => (ok, Some(done)),
+                Err(_) => {
+                    tracing::error!("a command panicked; it was rolled back");
+                    (false, None)
+                }
+            };
             let closed = if ok {
                 tx.conn.execute_batch("RELEASE cmd")
             } else {
@@ -293,12 +315,22 @@ impl Writer {
             };
             if let Err(e) = closed {
                 tracing::error!("savepoint failed: {e}");
+                lost = Some(storage_error(e));
+            } else if tx.conn.is_autocommit() {
+                tracing::error!("the transaction was rolled back by the database");
+                lost = Some(GroupError::Internal("the database rolled the batch back".into()));
             }
-            completions.push(done);
+            if let Some(done) = done {
+                completions.push(done);
+            }
         }
         let next_id = tx.next_event_id;
         let events = std::mem::take(&mut tx.events);
-        match self.conn.execute_batch("COMMIT") {
+        let committed = match lost {
+            Some(e) => Err(e),
+            None => self.conn.execute_batch("COMMIT").map_err(storage_error),
+        };
+        match committed {
             Ok(()) => {
                 self.next_event_id = next_id;
                 if !events.is_empty() {
@@ -309,11 +341,15 @@ impl Writer {
                     done(Ok(()));
                 }
             }
-            Err(e) => {
-                tracing::error!("commit failed, batch rolled back: {e}");
-                let _ = self.conn.execute_batch("ROLLBACK");
-                self.next_event_id = start_id;
-                let err = storage_error(e);
+            Err(err) => {
+                tracing::error!("batch not committed: {err}");
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                // Continue after whatever the log really holds.
+                self.next_event_id = rows::log_bounds(&self.conn)
+                    .map(|(head, _)| head + 1)
+                    .unwrap_or(start_id);
                 for done in completions {
                     done(Err(err.clone()));
                 }
@@ -328,11 +364,12 @@ impl Writer {
         let Ok((_, pruned)) = rows::log_bounds(&self.conn) else {
             return;
         };
-        let slack = (self.retention / 10).max(1);
+        let slack = (self.retention / 10).clamp(1, PRUNE_CHUNK);
         if head.saturating_sub(pruned) <= self.retention + slack {
             return;
         }
-        let cut = head - self.retention;
+        // A chunk at a time, so a large backlog never stalls the writer.
+        let cut = (head - self.retention).min(pruned.saturating_add(PRUNE_CHUNK));
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute("DELETE FROM events WHERE id <= ?1", [to_i64(cut)])?;
