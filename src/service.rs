@@ -690,7 +690,9 @@ impl Service {
                     JoinOutcome::Pending => {
                         let now = tx.now_ms();
                         let id = match tx.pending_request(&gid, &actor.user_id)? {
-                            Some(mut existing) if existing.inviter.is_none() => {
+                            // One pending request per applicant and group:
+                            // applying again refreshes it.
+                            Some(mut existing) => {
                                 existing.message = message.clone();
                                 existing.created_at = now;
                                 tx.update_request(&existing)?;
@@ -810,9 +812,10 @@ impl Service {
                             InviteOutcome::Pending => {
                                 let now = tx.now_ms();
                                 let id = match tx.pending_request(&gid, &user)? {
+                                    // Already waiting (an application or an
+                                    // earlier invitation): refresh, do not duplicate.
                                     Some(mut existing) => {
                                         existing.created_at = now;
-                                        existing.inviter = Some(actor.user_id.clone());
                                         tx.update_request(&existing)?;
                                         existing.id
                                     }
@@ -916,6 +919,7 @@ impl Service {
         targets: Vec<String>,
         reason: Option<String>,
         tips: Tips,
+        skip_non_members: bool,
     ) -> Result<()> {
         limits::validate_group_id_lookup(group_id)?;
         ensure_len("reason", &reason, MAX_REASON_BYTES)?;
@@ -940,10 +944,18 @@ impl Service {
                         continue;
                     }
                     let target_role = tx.role(&gid, &target)?;
+                    if target_role.is_none() && skip_non_members {
+                        continue;
+                    }
                     rules::check_kick(&g.facts(), &actor, role, &target, target_role)?;
                     tx.remove_member(&g, &target)?;
                     g.member_count = g.member_count.saturating_sub(1);
                     removed.push(target);
+                }
+                if removed.is_empty() {
+                    return Err(GroupError::denied(
+                        "none of these users is a member of the group",
+                    ));
                 }
                 tx.update_group(&g)?;
                 let audience = match tips {

@@ -2146,3 +2146,38 @@ async fn a_reused_group_id_starts_with_no_requests() {
     let (_, own) = ts.get("bob", "/api/v1/pendency?status=all").await;
     assert_eq!(own["items"][0]["status"], "ended", "{own}");
 }
+
+/// An invitation waiting for approval and the invitee's own application are one request.
+#[tokio::test]
+async fn one_pending_request_per_applicant() {
+    let ts = start().await;
+    ts.register(&["owner", "mem", "bob"]).await;
+    let g = ts
+        .create(
+            "owner",
+            json!({"name": "p", "type": "Public", "invite_option": "Auth",
+                   "members": [{"user_id": "mem"}]}),
+        )
+        .await;
+    let (s, j) = ts
+        .post(
+            "mem",
+            &format!("{}/invite", gp(&g)),
+            json!({"user_ids": ["bob"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    assert_eq!(j["results"][0]["result"], "pending", "{j}");
+    let (s, j) = ts
+        .post(
+            "bob",
+            &format!("{}/join", gp(&g)),
+            json!({"message": "me too"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let (_, list) = ts.get("owner", "/api/v1/pendency").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    let (_, info) = ts.get("owner", &gp(&g)).await;
+    assert_eq!(info["pending_requests"], 1, "{info}");
+}

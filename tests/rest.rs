@@ -2993,3 +2993,50 @@ async fn modify_group_member_info_is_all_or_nothing() {
         assert_eq!(m["NameCard"], "", "nothing changed: {m}");
     }
 }
+
+/// `From_Account` must name an existing account (10012); non-members in a
+/// removal list are skipped; a non-UTF-8 path still gets the envelope.
+#[tokio::test]
+async fn operators_removals_and_odd_paths() {
+    let ts = TestServer::start().await;
+    import(&ts, &["o", "bob", "eve"]).await;
+    let g = create(
+        &ts,
+        json!({"Type": "Public", "Name": "p", "Owner_Account": "o",
+               "MemberList": members_json(&["bob"])}),
+    )
+    .await;
+    fail4(
+        &ts,
+        "modify_group_base_info",
+        json!({"GroupId": g, "Name": "x", "From_Account": "ghost-user"}),
+        10012,
+    )
+    .await;
+    assert_eq!(info(&ts, &g).await["Name"], "p", "nothing changed");
+    ok4(
+        &ts,
+        "modify_group_base_info",
+        json!({"GroupId": g, "Name": "x", "From_Account": "o"}),
+    )
+    .await;
+
+    ok4(
+        &ts,
+        "delete_group_member",
+        json!({"GroupId": g, "MemberToDel_Account": ["eve", "bob"]}),
+    )
+    .await;
+    assert_eq!(roles(&ts, &g, &["bob"]).await, vec!["NotMember"]);
+    fail4(
+        &ts,
+        "delete_group_member",
+        json!({"GroupId": g, "MemberToDel_Account": ["eve"]}),
+        10007,
+    )
+    .await;
+
+    let (status, reply) = raw(&ts, "%FF/x", &admin_query(&ts), "{}", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["ErrorCode"], 60009, "{reply}");
+}

@@ -614,7 +614,14 @@ pub async fn kick(
 ) -> ApiResult<Json<Ok>> {
     check_user_param(&user)?;
     st.service
-        .kick(&caller.0, &id, vec![user], req.reason, Tips::Everyone)
+        .kick(
+            &caller.0,
+            &id,
+            vec![user],
+            req.reason,
+            Tips::Everyone,
+            false,
+        )
         .await?;
     Ok(ok())
 }

@@ -13,7 +13,7 @@ use crate::service::{GroupChanges, InviteResult, MemberChanges, MemberPosition, 
 use crate::store::{GroupRow, MemberRow};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use serde::Deserialize;
@@ -134,10 +134,13 @@ fn percent_decode(s: &str) -> String {
 pub async fn handle(
     State(st): State<Arc<AppState>>,
     method: Method,
-    Path((service, command)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw_query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Json<Value> {
+    let Ok(Path((service, command))) = path else {
+        return bad_path().await;
+    };
     match dispatch(&st, method, &service, &command, raw_query.as_deref(), body).await {
         Ok(fields) => ok_envelope(fields),
         Err(e) => fail_envelope(e),
@@ -719,11 +722,20 @@ impl Cx<'_> {
         &self.st.service
     }
 
-    fn operator(&self, from: Option<String>) -> Actor {
-        match nonempty(from) {
-            Some(user) if validate_user_id(&user).is_ok() => Actor::app_admin(user),
-            _ => self.actor.clone(),
+    /// The operator shown in tips: `From_Account` when given (it must be a
+    /// valid, existing account: 10012 otherwise), else the calling admin.
+    /// Either way the call has the app admin's rights.
+    async fn operator(&self, from: Option<String>) -> Result<Actor, RestError> {
+        let Some(user) = nonempty(from) else {
+            return Ok(self.actor.clone());
+        };
+        if validate_user_id(&user).is_err() || !self.service().user_exists(&user).await? {
+            return Err(RestError::new(
+                10012,
+                format!("From_Account {user:?} is not an existing account"),
+            ));
         }
+        Ok(Actor::app_admin(user))
     }
 
     async fn account_import(&self, v: Value) -> RestResult {
@@ -993,7 +1005,7 @@ impl Cx<'_> {
             mute_all,
             app_data: pairs(req.app_defined),
         };
-        let actor = self.operator(req.from_account);
+        let actor = self.operator(req.from_account).await?;
         self.service()
             .modify_group(&actor, &req.group_id, changes)
             .await?;
@@ -1040,22 +1052,15 @@ impl Cx<'_> {
         self.check_batch("MemberToDel_Account", req.members.len(), 100)?;
         let tips = silence(req.silence);
         // Accounts that are not members are skipped, as on Tencent.
-        let roles = self
-            .service()
-            .roles_in_group(&req.group_id, req.members)
-            .await?;
-        let members: Vec<String> = roles
-            .into_iter()
-            .filter(|(_, r)| r.is_some())
-            .map(|(u, _)| u)
-            .collect();
-        if members.is_empty() {
-            return Err(
-                GroupError::denied("none of MemberToDel_Account is a member of the group").into(),
-            );
-        }
         self.service()
-            .kick(&self.actor, &req.group_id, members, req.reason, tips)
+            .kick(
+                &self.actor,
+                &req.group_id,
+                req.members,
+                req.reason,
+                tips,
+                true,
+            )
             .await?;
         Ok(Map::new())
     }
@@ -1186,7 +1191,7 @@ impl Cx<'_> {
         let req: ChangeOwner = self.body(v)?;
         validate_user_id(&req.new_owner)
             .map_err(|e| RestError::new(self.bad_param, e.to_string()))?;
-        let actor = self.operator(req.from_account);
+        let actor = self.operator(req.from_account).await?;
         self.service()
             .transfer_owner(&actor, &req.group_id, &req.new_owner)
             .await?;

@@ -298,7 +298,8 @@ impl Writer {
             }
             // A panicking command fails alone; its reply channel is dropped,
             // which its caller sees as an internal error.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut tx))));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut tx))));
             let (ok, done) = match outcome {
                 Ok((ok, done)) => (ok, Some(done)),
                 Err(_) => {
@@ -318,7 +319,9 @@ impl Writer {
                 lost = Some(storage_error(e));
             } else if tx.conn.is_autocommit() {
                 tracing::error!("the transaction was rolled back by the database");
-                lost = Some(GroupError::Internal("the database rolled the batch back".into()));
+                lost = Some(GroupError::Internal(
+                    "the database rolled the batch back".into(),
+                ));
             }
             if let Some(done) = done {
                 completions.push(done);
