@@ -2181,3 +2181,41 @@ async fn one_pending_request_per_applicant() {
     let (_, info) = ts.get("owner", &gp(&g)).await;
     assert_eq!(info["pending_requests"], 1, "{info}");
 }
+
+/// One identity may hold a bounded number of event streams; closing one frees a place.
+#[tokio::test]
+async fn event_streams_per_identity_are_bounded() {
+    let ts = start().await;
+    let open = |user: &'static str| {
+        let req = ts
+            .http
+            .get(ts.url("/api/v1/events"))
+            .bearer_auth(ts.sig(user));
+        async move { req.send().await.expect("request sent") }
+    };
+    let mut streams = Vec::new();
+    for _ in 0..groupdeck::server::events::MAX_STREAMS_PER_USER {
+        let r = open("greedy").await;
+        assert_eq!(r.status().as_u16(), 200);
+        streams.push(r);
+    }
+    let refused = open("greedy").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], 10006, "{body}");
+    // Someone else is unaffected.
+    assert_eq!(open("other").await.status().as_u16(), 200);
+    // Closing a stream frees its place (the server notices the disconnect).
+    drop(streams.pop());
+    let mut ok = false;
+    for _ in 0..50 {
+        let r = open("greedy").await;
+        if r.status().as_u16() == 200 {
+            ok = true;
+            streams.push(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a closed stream's place comes back");
+}

@@ -98,12 +98,14 @@ pub async fn events(
         ),
         None => q.after,
     };
+    let slot = StreamSlot::take(&st, &caller.0.user_id)?;
     let (tx, rx) = mpsc::channel::<SseEvent>(64);
     let user = (!all).then(|| caller.0.user_id.clone());
     let service = st.service.clone();
     let shutdown = st.shutdown.clone();
     let gone = tx.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         let mut sub = Subscriber {
             service,
             user,
@@ -126,6 +128,50 @@ pub async fn events(
             .interval(Duration::from_secs(15))
             .text("keep-alive"),
     ))
+}
+
+/// Open event streams per identity, at most.
+pub const MAX_STREAMS_PER_USER: usize = 32;
+
+/// One of an identity's open streams; released when the stream task ends.
+struct StreamSlot {
+    state: Arc<AppState>,
+    user: String,
+}
+
+impl StreamSlot {
+    fn take(state: &Arc<AppState>, user: &str) -> Result<StreamSlot, ApiError> {
+        let mut open = state
+            .open_streams
+            .lock()
+            .map_err(|_| ApiError::from(GroupError::Internal("stream table poisoned".into())))?;
+        let n = open.entry(user.to_string()).or_insert(0);
+        if *n >= MAX_STREAMS_PER_USER {
+            let mut e = ApiError::rate_limited(1);
+            e.message = format!(
+                "{user} already has {MAX_STREAMS_PER_USER} event streams open; close one first"
+            );
+            return Err(e);
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            state: state.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.state.open_streams.lock() {
+            if let Some(n) = open.get_mut(&self.user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.user);
+                }
+            }
+        }
+    }
 }
 
 async fn wait_for_shutdown(mut rx: watch::Receiver<bool>) {
@@ -168,10 +214,14 @@ struct Subscriber {
 
 fn sse_event(e: &crate::model::Event) -> SseEvent {
     let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+    sse_frame(e, &data)
+}
+
+fn sse_frame(e: &crate::model::Event, json: &str) -> SseEvent {
     SseEvent::default()
         .id(e.id.to_string())
         .event(e.kind.as_str())
-        .data(data)
+        .data(json)
 }
 
 /// Whether `user` gets `p`, updating the set of groups it belongs to.
@@ -315,7 +365,7 @@ impl Subscriber {
                             Some(u) => entitled(p, u, groups),
                         };
                         if deliver {
-                            self.send(sse_event(&p.event)).await?;
+                            self.send(sse_frame(&p.event, &p.json)).await?;
                         }
                         *last = p.event.id;
                     }

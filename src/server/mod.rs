@@ -19,7 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
 use error::ApiError;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,6 +81,8 @@ pub struct AppState {
     pub rate_limit: RateLimit,
     pub rest_rate_limit: RateLimit,
     pub verified: auth::VerifiedSigs,
+    /// Open event streams per identity.
+    pub open_streams: std::sync::Mutex<HashMap<String, usize>>,
     /// Flips to `true` when the server stops, ending live streams.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -253,6 +255,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         rate_limit: RateLimit::new(config.rate_per_second, config.rate_burst),
         rest_rate_limit: rest::command_rate_limit(config.rest_rate_per_command),
         verified: auth::VerifiedSigs::new(),
+        open_streams: Default::default(),
         shutdown: shutdown.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

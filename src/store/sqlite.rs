@@ -727,16 +727,20 @@ impl Tx for SqliteTx<'_> {
             }
         }
         self.next_event_id += 1;
+        let event = crate::model::Event {
+            id,
+            time: self.now,
+            group_id: e.group_id,
+            kind: e.kind,
+            actor: e.actor,
+            targets: e.targets,
+            detail: e.detail,
+        };
+        let json =
+            serde_json::to_string(&event).map_err(|e| GroupError::Internal(e.to_string()))?;
         self.events.push(Published {
-            event: crate::model::Event {
-                id,
-                time: self.now,
-                group_id: e.group_id,
-                kind: e.kind,
-                actor: e.actor,
-                targets: e.targets,
-                detail: e.detail,
-            },
+            event,
+            json: json.into(),
             audience: e.audience,
             membership: e.membership,
         });
