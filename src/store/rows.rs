@@ -87,15 +87,28 @@ pub const MEMBER_COLUMNS: &str =
     "user_id, role, join_time, name_card, mute_until, msg_flag, app_data";
 
 pub fn member_from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
+    member_at(row, 0)
+}
+
+/// Maps [`MEMBER_COLUMNS`] selected from column `at` on.
+fn member_at(row: &Row<'_>, at: usize) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {
-        user_id: row.get(0)?,
-        role: role_col(row, 1)?,
-        join_time: u64_col(row, 2)?,
-        name_card: row.get(3)?,
-        mute_until: u64_col(row, 4)?,
-        msg_flag: row.get(5)?,
-        app_data: app_data_col(row, 6)?,
+        user_id: row.get(at)?,
+        role: role_col(row, at + 1)?,
+        join_time: u64_col(row, at + 2)?,
+        name_card: row.get(at + 3)?,
+        mute_until: u64_col(row, at + 4)?,
+        msg_flag: row.get(at + 5)?,
+        app_data: app_data_col(row, at + 6)?,
     })
+}
+
+/// `cols` with each name qualified by a table alias (`g.name, g.type, ...`).
+fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub const REQUEST_COLUMNS: &str =
@@ -166,11 +179,7 @@ pub fn joined_groups(
     limit: u32,
     include_av: bool,
 ) -> rusqlite::Result<Vec<(GroupRow, Role)>> {
-    let cols: String = GROUP_COLUMNS
-        .split(", ")
-        .map(|c| format!("g.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = qualified(GROUP_COLUMNS, "g");
     let sql = format!(
         "SELECT {cols}, m.role FROM members m JOIN groups g ON g.group_id = m.group_id \
          WHERE m.user_id = ?1 AND m.group_id > ?2 AND (?4 OR g.type <> 'AVChatRoom') \
@@ -278,34 +287,14 @@ pub fn members_after(
 
 /// Every group a user belongs to, with the user's member row, in group ID order.
 pub fn memberships(conn: &Connection, user: &str) -> rusqlite::Result<Vec<(GroupRow, MemberRow)>> {
-    let gcols: String = GROUP_COLUMNS
-        .split(", ")
-        .map(|c| format!("g.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mcols: String = MEMBER_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let gcols = qualified(GROUP_COLUMNS, "g");
+    let mcols = qualified(MEMBER_COLUMNS, "m");
     let sql = format!(
         "SELECT {gcols}, {mcols} FROM members m JOIN groups g ON g.group_id = m.group_id \
          WHERE m.user_id = ?1 ORDER BY m.group_id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([user], |r| {
-        let g = group_from_row(r)?;
-        let m = MemberRow {
-            user_id: r.get(17)?,
-            role: role_col(r, 18)?,
-            join_time: u64_col(r, 19)?,
-            name_card: r.get(20)?,
-            mute_until: u64_col(r, 21)?,
-            msg_flag: r.get(22)?,
-            app_data: app_data_col(r, 23)?,
-        };
-        Ok((g, m))
-    })?;
+    let rows = stmt.query_map([user], |r| Ok((group_from_row(r)?, member_at(r, 17)?)))?;
     rows.collect()
 }
 
@@ -358,11 +347,7 @@ pub fn requests_for(
     after: u64,
     limit: u32,
 ) -> rusqlite::Result<Vec<RequestListing>> {
-    let cols: String = REQUEST_COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = qualified(REQUEST_COLUMNS, "r");
     const STATUS: &str = "(?2 IS NULL \
          OR (?2 = 'pending' AND r.status = 'pending' AND r.created_at >= ?6) \
          OR (?2 = 'ended' AND (r.status = 'ended' OR (r.status = 'pending' AND r.created_at < ?6))) \
