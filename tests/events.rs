@@ -1103,12 +1103,9 @@ async fn a_subscriber_that_does_not_read_holds_nobody_up_and_loses_nothing() {
     );
     let mut tight = Sse::from_response("tight", &query, resp);
     let mut fast = Sse::open(&ts, "fast", &format!("?after={h0}"), None).await;
-    let reader = tokio::spawn(async move {
-        let got = read_n(&mut fast, TOTAL, Duration::from_secs(20)).await;
-        (got, Instant::now())
-    });
+    let reader =
+        tokio::spawn(async move { read_n(&mut fast, TOTAL, Duration::from_secs(20)).await });
 
-    let started = Instant::now();
     let mut tasks = Vec::new();
     for (owner, g) in groups.clone() {
         let ts = ts.clone();
@@ -1138,17 +1135,12 @@ async fn a_subscriber_that_does_not_read_holds_nobody_up_and_loses_nothing() {
         )
         .await;
     }
-    let produced = Instant::now();
-    let (fast_got, fast_done) = timeout(Duration::from_secs(20), reader)
+    // The reading subscriber gets everything while the other two have not
+    // read a byte: they block nobody. (The timeout only guards against a hang.)
+    let fast_got = timeout(Duration::from_secs(20), reader)
         .await
-        .expect("the reading subscriber finishes")
+        .expect("the reading subscriber finishes while the others stall")
         .expect("reader task");
-    let lag = fast_done.saturating_duration_since(produced);
-    assert!(
-        lag < Duration::from_secs(2),
-        "the reading subscriber trailed the producers by {lag:?} (production took {:?})",
-        produced - started
-    );
     assert_strictly_increasing(&fast_got, "fast");
     assert!(fast_got.iter().all(|e| e.kind == "group_info_changed"));
 
