@@ -1188,14 +1188,14 @@ impl Service {
     /// Every group's ID by offset (`/v4` `get_appid_group_list`): total, page.
     pub async fn group_ids(
         &self,
-        offset: u64,
+        after: u64,
         limit: u32,
         group_type: Option<GroupType>,
-    ) -> Result<(u64, Vec<String>)> {
+    ) -> Result<(u64, Vec<(String, u64)>)> {
         self.store
             .read(move |c| {
                 let total = rows::count_groups(c, group_type)?;
-                let ids = rows::group_ids_by_offset(c, offset, limit, group_type)?;
+                let ids = rows::group_ids_after(c, after, limit, group_type)?;
                 Ok((total, ids))
             })
             .await

@@ -3040,3 +3040,31 @@ async fn operators_removals_and_odd_paths() {
     assert_eq!(status, 200);
     assert_eq!(reply["ErrorCode"], 60009, "{reply}");
 }
+
+/// `Next` stays valid when groups already listed are destroyed between pages.
+#[tokio::test]
+async fn appid_group_list_next_survives_changes() {
+    let ts = TestServer::start().await;
+    import(&ts, &["o"]).await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        made.push(
+            create(
+                &ts,
+                json!({"Type": "Public", "Name": format!("g{i}"), "Owner_Account": "o"}),
+            )
+            .await,
+        );
+    }
+    let page1 = ok4(&ts, "get_appid_group_list", json!({"Limit": 2})).await;
+    assert_eq!(group_ids(&page1["GroupIdList"]), made[..2].to_vec());
+    ok4(&ts, "destroy_group", json!({"GroupId": made[0]})).await;
+    let page2 = ok4(
+        &ts,
+        "get_appid_group_list",
+        json!({"Limit": 2, "Next": page1["Next"]}),
+    )
+    .await;
+    assert_eq!(group_ids(&page2["GroupIdList"]), made[2..4].to_vec());
+    assert_eq!(page2["TotalCount"], 4);
+}

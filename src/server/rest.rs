@@ -841,21 +841,27 @@ impl Cx<'_> {
             None => None,
             Some(t) => Some(parse_type(&t, self.bad_param)?),
         };
-        let offset = req.next.unwrap_or(0);
+        // `Next` is the creation sequence of the last group sent: stable
+        // while groups come and go between pages.
+        let after = req.next.unwrap_or(0);
         let (total, ids) = self
             .service()
-            .group_ids(offset, u32::try_from(limit).unwrap_or(10_000), group_type)
+            .group_ids(after, u32::try_from(limit).unwrap_or(10_000), group_type)
             .await?;
         let next = if (ids.len() as u64) < limit {
             0
         } else {
-            offset + ids.len() as u64
+            ids.last().map(|(_, seq)| *seq).unwrap_or(0)
         };
         let mut out = Map::new();
         out.insert("TotalCount".into(), json!(total));
         out.insert(
             "GroupIdList".into(),
-            Value::Array(ids.into_iter().map(|id| json!({"GroupId": id})).collect()),
+            Value::Array(
+                ids.into_iter()
+                    .map(|(id, _)| json!({"GroupId": id}))
+                    .collect(),
+            ),
         );
         out.insert("Next".into(), json!(next));
         Ok(out)

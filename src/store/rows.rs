@@ -298,19 +298,19 @@ pub fn memberships(conn: &Connection, user: &str) -> rusqlite::Result<Vec<(Group
     rows.collect()
 }
 
-/// Group IDs by offset in ID order, optionally of one type.
-pub fn group_ids_by_offset(
+/// Group IDs with their creation sequence, after a sequence number, in creation order.
+pub fn group_ids_after(
     conn: &Connection,
-    offset: u64,
+    after_seq: u64,
     limit: u32,
     group_type: Option<GroupType>,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<Vec<(String, u64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT group_id FROM groups WHERE ?3 IS NULL OR type = ?3 ORDER BY group_id LIMIT ?2 OFFSET ?1",
+        "SELECT group_id, seq FROM groups WHERE seq > ?1 AND (?3 IS NULL OR type = ?3) ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(
-        params![to_i64(offset), limit, group_type.map(|t| t.as_str())],
-        |r| r.get::<_, String>(0),
+        params![to_i64(after_seq), limit, group_type.map(|t| t.as_str())],
+        |r| Ok((r.get::<_, String>(0)?, u64_col(r, 1)?)),
     )?;
     rows.collect()
 }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_app_defined_data.sql"),
     include_str!("../../migrations/0003_request_index.sql"),
+    include_str!("../../migrations/0004_group_seq.sql"),
 ];
 
 /// Events pruned from the log per writer pass, at most.
@@ -447,9 +448,16 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_group(&mut self, g: &GroupRow) -> StoreResult<()> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE meta SET value = value + 1 WHERE key = 'group_seq' RETURNING value",
+            )
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(storage_error)?;
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO groups({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                "INSERT INTO groups({}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 rows::GROUP_COLUMNS
             ))
             .and_then(|mut s| {
@@ -471,6 +479,7 @@ impl Tx for SqliteTx<'_> {
                     g.mute_all,
                     g.activated,
                     rows::app_data_text(&g.app_data),
+                    seq,
                 ])
             })
             .map(|_| ())
