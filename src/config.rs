@@ -95,7 +95,7 @@ impl ConfigFile {
 /// Resolves `--db`: `sqlite://PATH`, a plain path, or `postgres://...`.
 pub fn sqlite_path(db: &str) -> anyhow::Result<PathBuf> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        bail!("the PostgreSQL store is not part of this build yet; use sqlite://PATH");
+        bail!("this build has no PostgreSQL store; use sqlite://PATH");
     }
     let path = db.strip_prefix("sqlite://").unwrap_or(db);
     if path.is_empty() {

@@ -88,8 +88,19 @@ struct UsersigArgs {
     key_file: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain on one line, without a backtrace: a person reads this.
+            eprintln!("groupdeck: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::resolve()?;
     if cli.print_paths {
         println!("config:  {}", paths.config_file().display());
