@@ -192,14 +192,6 @@ impl Role {
             Role::Owner => "Owner",
         }
     }
-    /// Tencent's numeric role value.
-    pub fn value(self) -> u32 {
-        match self {
-            Role::Member => 200,
-            Role::Admin => 300,
-            Role::Owner => 400,
-        }
-    }
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "Member" => Some(Role::Member),

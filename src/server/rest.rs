@@ -1136,7 +1136,7 @@ impl Cx<'_> {
         let all = self.service().memberships(&req.account).await?;
         let listed: Vec<(GroupRow, MemberRow)> = all
             .into_iter()
-            .filter(|(g, _)| with_huge || g.group_type != GroupType::AVChatRoom)
+            .filter(|(g, _)| with_huge || g.group_type.listed_as_joined())
             .filter(|(g, _)| with_inactive || g.group_type != GroupType::Work || g.activated)
             .filter(|(g, _)| group_type.is_none_or(|t| g.group_type == t))
             .collect();
