@@ -3,8 +3,10 @@
 
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod model;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tui;
 pub mod usersig;
