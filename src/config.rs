@@ -47,6 +47,9 @@ impl Paths {
     pub fn key_file(&self) -> PathBuf {
         self.data_dir.join("groupdeck.key")
     }
+    pub fn demo_db(&self) -> PathBuf {
+        self.data_dir.join("demo.db")
+    }
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
@@ -58,8 +61,25 @@ impl Paths {
 pub struct ConfigFile {
     #[serde(default)]
     pub server: ServerSection,
-    /// The console's connection (used by the console).
-    pub console: Option<toml::Table>,
+    #[serde(default)]
+    pub console: ConsoleSection,
+}
+
+/// `[console]`: where the console connects and how it looks. Flags and
+/// `GROUPDECK_SERVER` / `GROUPDECK_USER` / `GROUPDECK_USERSIG` override it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// `http://host:port` of a `groupdeck serve`; absent = the embedded demo.
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub usersig: Option<String>,
+    /// `dark` (default) or `light`.
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub no_color: bool,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -13,14 +13,45 @@ use std::path::PathBuf;
     name = "groupdeck",
     version,
     about = "Self-hosted chat groups (the Tencent Cloud Chat group model) and a terminal console to moderate them",
-    arg_required_else_help = true
+    long_about = "Self-hosted chat groups (the Tencent Cloud Chat group model) and a terminal console to moderate them.\n\n\
+With no command, runs the console. With no --server it starts an embedded server on 127.0.0.1 \
+over a SQLite file in the data directory, seeded with a demo world and simulated users (DEMO). \
+Press ? in the console for every key."
 )]
 struct Cli {
     /// Print where config, keymap, data, key and logs live, then exit.
     #[arg(long)]
     print_paths: bool,
+    #[command(flatten)]
+    console: ConsoleArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The console's options (no subcommand).
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    /// A groupdeck server, e.g. http://127.0.0.1:9090 (default: an embedded demo server).
+    #[arg(long, env = "GROUPDECK_SERVER")]
+    server: Option<String>,
+    /// The user ID to act as (with --server).
+    #[arg(long, env = "GROUPDECK_USER")]
+    user: Option<String>,
+    /// The UserSig of that user (`groupdeck usersig --user ID` mints one).
+    #[arg(long, env = "GROUPDECK_USERSIG", hide_env_values = true)]
+    usersig: Option<String>,
+    /// Hide and refuse every action that changes anything.
+    #[arg(long)]
+    read_only: bool,
+    /// No colours (also when NO_COLOR is set); bold and reverse still mark focus.
+    #[arg(long)]
+    no_color: bool,
+    /// Colour theme.
+    #[arg(long, value_parser = ["dark", "light"])]
+    theme: Option<String>,
+    /// Demo: the mean time between simulated users' actions, in milliseconds (0 = none).
+    #[arg(long, default_value_t = 2000, hide = true)]
+    demo_pace_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("keymap:  {}", paths.keymap_file().display());
         println!("data:    {}", paths.data_dir.display());
         println!("server:  {}", paths.server_db().display());
+        println!("demo:    {}", paths.demo_db().display());
         println!("key:     {}", paths.key_file().display());
         println!("logs:    {}", paths.log_dir().display());
         return Ok(());
@@ -115,8 +147,105 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(args, file, &paths),
         Some(Command::Usersig(args)) => usersig(args, file, &paths),
-        None => Ok(()),
+        None => console(cli.console, file, &paths),
     }
+}
+
+fn console(args: ConsoleArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result<()> {
+    use groupdeck::tui::{self, keymap::Keymap, state::Settings, theme};
+    // Problems in keymap.toml are reported before the screen is taken over.
+    let keymap = Keymap::load(&paths.keymap_file()).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::anyhow!("the keymap file has problems:\n{}", lines.join("\n"))
+    })?;
+    let c = file.console;
+    let theme_name = args.theme.or(c.theme).unwrap_or_else(|| "dark".into());
+    let palette = theme::Palette::parse(&theme_name)
+        .with_context(|| format!("theme must be `dark` or `light`, not {theme_name:?}"))?;
+    let theme = theme::Theme {
+        palette,
+        color: tui::color_wanted(args.no_color || c.no_color),
+    };
+    let server = args.server.or(c.server);
+    let user = args.user.or(c.user);
+    let usersig = args.usersig.or(c.usersig);
+    // Logs go to a file: the terminal belongs to the console.
+    std::fs::create_dir_all(paths.log_dir())
+        .with_context(|| format!("creating {}", paths.log_dir().display()))?;
+    let appender = tracing_appender::rolling::never(paths.log_dir(), "console.log");
+    let (writer, _log_guard) = tracing_appender::non_blocking(appender);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(writer)
+        .with_ansi(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let read_only = args.read_only || c.read_only;
+    runtime.block_on(async move {
+        match server {
+            Some(server) => {
+                let user = user.context(
+                    "--user is required with --server (or GROUPDECK_USER, or user in [console] of groupdeck.toml)",
+                )?;
+                let usersig = usersig.context(
+                    "--usersig is required with --server (mint one with `groupdeck usersig --user ID` on the server's machine)",
+                )?;
+                let settings = Settings {
+                    user: user.clone(),
+                    server: server.clone(),
+                    demo: false,
+                    read_only,
+                    theme,
+                    keymap,
+                };
+                tui::run(
+                    tui::Connect {
+                        server,
+                        user,
+                        usersig,
+                        demo: false,
+                    },
+                    settings,
+                )
+                .await
+            }
+            None => {
+                std::fs::create_dir_all(&paths.data_dir)
+                    .with_context(|| format!("creating {}", paths.data_dir.display()))?;
+                let mut opts = groupdeck::demo::EmbeddedOptions::new(paths.demo_db(), paths.key_file());
+                opts.simulate = args.demo_pace_ms > 0;
+                opts.pace = std::time::Duration::from_millis(args.demo_pace_ms.max(1));
+                let embedded = groupdeck::demo::start(opts).await?;
+                let settings = Settings {
+                    user: embedded.user.clone(),
+                    server: embedded.base_url.trim_start_matches("http://").to_string(),
+                    demo: true,
+                    read_only,
+                    theme,
+                    keymap,
+                };
+                let result = tui::run(
+                    tui::Connect {
+                        server: embedded.base_url.clone(),
+                        user: embedded.user.clone(),
+                        usersig: embedded.usersig.clone(),
+                        demo: true,
+                    },
+                    settings,
+                )
+                .await;
+                if let Err(e) = embedded.stop().await {
+                    tracing::warn!("stopping the embedded server: {e:#}");
+                }
+                result
+            }
+        }
+    })
 }
 
 fn serve(args: ServeArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result<()> {

@@ -37,13 +37,13 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Me {
     pub user_id: String,
     pub app_admin: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitialMember {
     #[schema(pattern = "^[ -~]{1,32}$")]
@@ -60,7 +60,7 @@ pub enum AssignableRole {
     Member,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupRequest {
     /// A custom ID (printable ASCII, at most 48 bytes, not starting with `@TGS#`;
@@ -222,7 +222,7 @@ pub enum JoinStatus {
     Pending,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JoinReply {
     pub status: JoinStatus,
     /// The join request waiting for approval, when `pending`.
@@ -255,7 +255,7 @@ pub struct InviteOutcomeInfo {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InviteReply {
     pub results: Vec<InviteOutcomeInfo>,
 }

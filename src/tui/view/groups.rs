@@ -1,0 +1,129 @@
+//! The Groups pane: joined groups (every group for an app admin) with type,
+//! my role, member count and pending join requests.
+
+use super::text::{fit, fit_right, thousands};
+use super::{filter_note, pane_block, placeholder};
+use crate::model::{GroupType, Role};
+use crate::tui::state::{Pane, State};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn type_label(t: GroupType, wide: bool) -> &'static str {
+    match (t, wide) {
+        (GroupType::AVChatRoom, false) => "AVChat",
+        (GroupType::Community, false) => "Commun",
+        (GroupType::Meeting, false) => "Meetng",
+        (t, _) => t.as_str(),
+    }
+}
+
+pub fn role_label(r: Option<Role>) -> &'static str {
+    match r {
+        Some(Role::Owner) => "owner",
+        Some(Role::Admin) => "admin",
+        Some(Role::Member) => "member",
+        None => "-",
+    }
+}
+
+pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
+    let t = &state.settings.theme;
+    let list = &state.groups;
+    let title = format!("Groups ({})", list.items.len());
+    let right = filter_note(
+        state,
+        Pane::Groups,
+        &list.filter,
+        list.len(),
+        list.items.len(),
+    )
+    .map(|n| Line::styled(n, t.accent()));
+    let block = pane_block(state, Pane::Groups, title, right);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let width = inner.width as usize;
+    let wide = width >= 56;
+    let type_w = if wide { 10 } else { 6 };
+    let role_w = 6;
+    let count_w = 7;
+    let pend_w = 4;
+    let name_w = width.saturating_sub(type_w + role_w + count_w + pend_w + 4);
+    let header = Line::styled(
+        format!(
+            "{} {} {} {} {}",
+            fit("NAME", name_w),
+            fit("TYPE", type_w),
+            fit("ROLE", role_w),
+            fit_right("MEMBERS", count_w),
+            fit_right("REQ", pend_w)
+        ),
+        t.header(),
+    );
+    let mut lines = vec![header];
+    let rows = inner.height.saturating_sub(1) as usize;
+    if list.is_empty() {
+        frame.render_widget(Paragraph::new(lines), inner);
+        let body = Rect::new(
+            inner.x,
+            inner.y + 1,
+            inner.width,
+            inner.height.saturating_sub(1),
+        );
+        let empty = if list.items.is_empty() {
+            let c = state
+                .settings
+                .keymap
+                .first(crate::tui::keymap::Action::Create)
+                .unwrap_or_default();
+            let j = state
+                .settings
+                .keymap
+                .first(crate::tui::keymap::Action::Join)
+                .unwrap_or_default();
+            if state.settings.read_only {
+                "no groups".to_string()
+            } else {
+                format!("no groups yet: {c} creates one, {j} joins one")
+            }
+        } else {
+            "nothing matches the filter (Esc clears it)".to_string()
+        };
+        placeholder(frame, state, body, &list.load, &empty);
+        return;
+    }
+    let focused = state.focus == Pane::Groups && state.popup.is_none();
+    for (row, g) in list.window(rows) {
+        let selected = row == list.cursor;
+        let pending = match g.pending_requests {
+            Some(n) if n > 0 => n.to_string(),
+            _ => String::new(),
+        };
+        let mut spans = vec![
+            Span::raw(fit(&super::text::one_line(&g.name), name_w)),
+            Span::raw(" "),
+            Span::styled(
+                fit(type_label(g.group_type, wide), type_w),
+                t.group_type(g.group_type),
+            ),
+            Span::raw(" "),
+            Span::styled(fit(role_label(g.my_role), role_w), t.role(g.my_role)),
+            Span::raw(" "),
+            Span::raw(fit_right(&thousands(g.member_count), count_w)),
+            Span::raw(" "),
+            Span::styled(fit_right(&pending, pend_w), t.warn()),
+        ];
+        if selected {
+            let style = t.selected(focused);
+            for s in &mut spans {
+                s.style = s.style.patch(style);
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
