@@ -9,6 +9,9 @@ use crate::server::api::{
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 
 /// Something that happened.
+// A message is moved once through a channel and consumed: its size costs
+// nothing worth an allocation per reply.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),

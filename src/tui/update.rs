@@ -1688,7 +1688,7 @@ fn detail_str<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
 fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
     let me = state.settings.user.clone();
     let gid = e.group_id.clone();
-    let is_me = e.targets.iter().any(|t| *t == me);
+    let is_me = e.targets.contains(&me);
     let shown = state.members.group_id.as_deref() == Some(gid.as_str());
     if let Some(count) = detail_u64(e, "member_count")
         && let Some(g) = state.group_mut(&gid)
