@@ -324,7 +324,9 @@ async fn a_seed_cut_short_is_redone_from_the_start() {
 
     // The same world as a fresh seed.
     let fresh_dir = tempfile::tempdir().expect("tempdir");
-    let fresh = demo::start(options(fresh_dir.path(), false)).await.expect("demo starts");
+    let fresh = demo::start(options(fresh_dir.path(), false))
+        .await
+        .expect("demo starts");
     let fresh_groups = joined(&client_of(&fresh)).await;
     assert_eq!(groups.len(), fresh_groups.len());
     for (id, g) in &fresh_groups {

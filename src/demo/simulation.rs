@@ -1,4 +1,4 @@
-//! Simulated activity in the demo world: one background task that, at a
+//! Simulated activity in the demo world: one background loop that, at a
 //! gentle randomized pace, acts as the other users of the world through the
 //! HTTP API, so each change flows like a real user's (events included).
 //!
@@ -27,6 +27,8 @@ use tokio::task::JoinHandle;
 
 /// How long stopping waits for a move in flight before abandoning it.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Moves drawn per turn while the rules hold them back.
+const MOVE_DRAWS: usize = 4;
 /// Members read per page when looking for someone to leave or be kicked.
 const MEMBER_PAGE: u32 = 100;
 /// Pending requests in a group the local user does not manage, above which
@@ -39,7 +41,7 @@ const INBOX_FLOOR: usize = 2;
 /// The running simulation; [`Simulation::stop`] ends it.
 pub struct Simulation {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    runner: JoinHandle<()>,
 }
 
 impl Simulation {
@@ -48,20 +50,20 @@ impl Simulation {
     pub fn spawn(base: Client, key: SigKey, world: Arc<World>, pace: Duration) -> Simulation {
         let (stop, stopped) = watch::channel(false);
         let actor = Simulator::new(base, key, world, pace);
-        let task = tokio::spawn(actor.run(stopped));
-        Simulation { stop, task }
+        let runner = tokio::spawn(actor.run(stopped));
+        Simulation { stop, runner }
     }
 
-    /// Ends the task: a move in flight is abandoned.
+    /// Ends the simulation: a move in flight is abandoned.
     pub async fn stop(self) {
-        let Simulation { stop, mut task } = self;
+        let Simulation { stop, mut runner } = self;
         let _ = stop.send(true);
-        match tokio::time::timeout(STOP_GRACE, &mut task).await {
+        match tokio::time::timeout(STOP_GRACE, &mut runner).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("the demo simulation ended abnormally: {e}"),
             Err(_) => {
                 tracing::warn!("the demo simulation did not stop in {STOP_GRACE:?}; aborting it");
-                task.abort();
+                runner.abort();
             }
         }
     }
@@ -146,6 +148,17 @@ impl Band {
         }
     }
 
+    /// Where `count` sits: 0 at `min` (or below), 1 at `max` (or above).
+    fn position(self, count: u64) -> f64 {
+        if count <= self.min {
+            0.0
+        } else if count >= self.max {
+            1.0
+        } else {
+            (count - self.min) as f64 / (self.max - self.min) as f64
+        }
+    }
+
     fn around(size: u64) -> Band {
         let spread = size / 10 + 3;
         Band {
@@ -203,17 +216,31 @@ impl Simulator {
                 _ = tokio::time::sleep(delay) => {}
                 _ = stop_raised(&mut stop) => break,
             }
-            let mv = self.pick_move();
             tokio::select! {
-                outcome = self.play(mv) => match outcome {
-                    Ok(what) => tracing::debug!("demo {mv:?}: {what}"),
-                    Err(Skip::Held(why)) => tracing::debug!("demo {mv:?} held: {why}"),
-                    Err(Skip::Refused(e)) => tracing::debug!("demo {mv:?} refused: {e}"),
-                },
+                _ = self.act() => {}
                 _ = stop_raised(&mut stop) => break,
             }
         }
         tracing::info!("demo simulation stopped");
+    }
+
+    /// Plays one move; when the rules hold a move back, draws another
+    /// (a few times) so the pace is the pace of things happening.
+    async fn act(&mut self) {
+        for _ in 0..MOVE_DRAWS {
+            let mv = self.pick_move();
+            match self.play(mv).await {
+                Ok(what) => {
+                    tracing::debug!("demo {mv:?}: {what}");
+                    return;
+                }
+                Err(Skip::Refused(e)) => {
+                    tracing::debug!("demo {mv:?} refused: {e}");
+                    return;
+                }
+                Err(Skip::Held(why)) => tracing::debug!("demo {mv:?} held: {why}"),
+            }
+        }
     }
 
     fn next_delay(&mut self) -> Duration {
@@ -293,6 +320,39 @@ impl Simulator {
             .get(&g.id)
             .copied()
             .unwrap_or_else(|| Band::of(g))
+    }
+
+    /// Whether `g`, holding `count` members, may take `adding` more now:
+    /// never past the band, and less likely the fuller it is, so sizes
+    /// drift back towards the middle.
+    fn may_grow(&mut self, g: &DemoGroup, count: u64, adding: u64) -> Result<(), Skip> {
+        let band = self.band(g);
+        if count + adding > band.max {
+            return Err(held(format!(
+                "{} is at its upper band ({})",
+                g.id, band.max
+            )));
+        }
+        if self.rng.random_bool(band.position(count)) {
+            return Err(held(format!("{} is full enough for now ({count})", g.id)));
+        }
+        Ok(())
+    }
+
+    /// Whether a member may leave `g`, holding `count`: never below the
+    /// band, and less likely the emptier it is.
+    fn may_shrink(&mut self, g: &DemoGroup, count: u64) -> Result<(), Skip> {
+        let band = self.band(g);
+        if count <= band.min {
+            return Err(held(format!(
+                "{} is at its lower band ({})",
+                g.id, band.min
+            )));
+        }
+        if !self.rng.random_bool(band.position(count)) {
+            return Err(held(format!("{} is small enough for now ({count})", g.id)));
+        }
+        Ok(())
     }
 
     /// A random group among those `keep` accepts, weighted by `weight`.
@@ -411,13 +471,7 @@ impl Simulator {
             |s, g| if s.managed_by_local(g) { 3 } else { 1 },
         )?;
         let info = self.info(&g).await?;
-        let band = self.band(&g);
-        if info.member_count >= band.max {
-            return Err(held(format!(
-                "{} is at its upper band ({})",
-                g.id, band.max
-            )));
-        }
+        self.may_grow(&g, info.member_count, 1)?;
         let user = self.newcomer(&g);
         let message = match info.add_option {
             AddOption::Forbid => return Err(held(format!("{} takes no applications", g.id))),
@@ -447,9 +501,7 @@ impl Simulator {
     async fn leave(&mut self) -> MoveResult {
         let g = self.pick_group(|_, _| true, |_, _| 1)?;
         let info = self.info(&g).await?;
-        if info.member_count <= self.band(&g).min {
-            return Err(held(format!("{} is at its lower band", g.id)));
-        }
+        self.may_shrink(&g, info.member_count)?;
         let user = self.removable_member(&g).await?;
         self.client(&user)?.quit(&g.id).await?;
         Ok(format!("{user} quit {}", g.id))
@@ -461,11 +513,8 @@ impl Simulator {
             |_, _| 1,
         )?;
         let info = self.info(&g).await?;
-        let band = self.band(&g);
         let count = self.rng.random_range(1..=2u64);
-        if info.member_count + count > band.max {
-            return Err(held(format!("{} is at its upper band", g.id)));
-        }
+        self.may_grow(&g, info.member_count, count)?;
         // Now and then a plain member invites into a group the local user
         // manages: with invite option Auth that is a request to decide.
         let plain_member_invites = self.managed_by_local(&g)
@@ -582,9 +631,7 @@ impl Simulator {
             |_, _| 1,
         )?;
         let info = self.info(&g).await?;
-        if info.member_count <= self.band(&g).min {
-            return Err(held(format!("{} is at its lower band", g.id)));
-        }
+        self.may_shrink(&g, info.member_count)?;
         let user = self.removable_member(&g).await?;
         let kicker = self
             .kickers(&g)
@@ -662,7 +709,11 @@ mod tests {
         assert!(b.min < 20 && 20 < b.max);
         let big = Band::around(1_511);
         assert!(big.min > 1_300 && big.max < 1_700);
-        assert!(Band::around(1).min >= 2 || Band::around(1).max > 1);
+        assert!(Band::around(1).min < Band::around(1).max);
+        let b = Band { min: 10, max: 20 };
+        assert_eq!(b.position(5), 0.0);
+        assert_eq!(b.position(15), 0.5);
+        assert_eq!(b.position(25), 1.0);
     }
 
     #[test]
