@@ -212,7 +212,10 @@ pub async fn run(connect: Connect, settings: state::Settings) -> anyhow::Result<
         if batch.is_empty() {
             continue;
         }
-        state.now_ms = now_ms();
+        // The clock first, so fades and ages are judged against it.
+        for cmd in update(&mut state, Msg::Tick { now_ms: now_ms() }) {
+            running &= backend.handle(cmd);
+        }
         for m in batch.drain(..) {
             for cmd in update(&mut state, m) {
                 if !backend.handle(cmd) {

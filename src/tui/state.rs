@@ -420,6 +420,9 @@ pub struct State {
     pub height: u16,
     pub focus: Pane,
     pub groups: ListPane<GroupInfo>,
+    /// Names of groups seen, kept after a group leaves the list (for
+    /// messages and the log).
+    pub names: std::collections::HashMap<String, String>,
     pub members: MembersPane,
     pub requests: RequestsPane,
     pub log: EventLog,
@@ -454,6 +457,7 @@ impl State {
             height,
             focus: Pane::Groups,
             groups: ListPane::default(),
+            names: Default::default(),
             members: MembersPane::default(),
             requests: RequestsPane::default(),
             log: EventLog::default(),
@@ -516,7 +520,18 @@ impl State {
     pub fn group_name(&self, id: &str) -> String {
         match self.group(id) {
             Some(g) => g.name.clone(),
-            None => id.to_string(),
+            None => self
+                .names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string()),
+        }
+    }
+
+    /// Remembers a group's name.
+    pub fn remember_name(&mut self, id: &str, name: &str) {
+        if self.names.get(id).map(String::as_str) != Some(name) {
+            self.names.insert(id.to_string(), name.to_string());
         }
     }
 

@@ -74,6 +74,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
             out.push(Cmd::Exit);
         }
     }
+    // Whatever moved the Groups cursor (keys, a filter, a group going
+    // away), the Members pane follows the group under it.
+    if !state.exiting {
+        select_group(state, &mut out);
+    }
     out
 }
 
@@ -1287,6 +1292,9 @@ fn on_reply(state: &mut State, was: Option<Call>, reply: Reply, out: &mut Vec<Cm
                 Ok(groups) => {
                     let rows = state.rows(Pane::Groups);
                     let keep = state.groups.selected().map(|g| g.group_id.clone());
+                    for g in &groups {
+                        state.remember_name(&g.group_id, &g.name);
+                    }
                     state.groups.items = groups;
                     state.groups.load = Load::Ready;
                     state.groups.matches = None;
@@ -1308,7 +1316,7 @@ fn on_reply(state: &mut State, was: Option<Call>, reply: Reply, out: &mut Vec<Cm
         Reply::Group { group_id, result } => match result {
             Ok(info) => upsert_group(state, info, out),
             Err(e) if e.status == Some(404) || e.status == Some(403) => {
-                remove_group(state, &group_id);
+                remove_group(state, &group_id, out);
             }
             Err(e) => error(state, &e, &format!("cannot read {group_id}")),
         },
@@ -1384,8 +1392,9 @@ fn on_hello(state: &mut State, hello: Hello, out: &mut Vec<Cmd>) {
 }
 
 fn upsert_group(state: &mut State, info: GroupInfo, out: &mut Vec<Cmd>) {
+    state.remember_name(&info.group_id, &info.name);
     if info.my_role.is_none() && !state.app_admin {
-        remove_group(state, &info.group_id);
+        remove_group(state, &info.group_id, out);
         return;
     }
     let rows = state.rows(Pane::Groups);
@@ -1400,7 +1409,7 @@ fn upsert_group(state: &mut State, info: GroupInfo, out: &mut Vec<Cmd>) {
     }
 }
 
-fn remove_group(state: &mut State, group_id: &str) {
+fn remove_group(state: &mut State, group_id: &str, out: &mut Vec<Cmd>) {
     let rows = state.rows(Pane::Groups);
     let before = state.groups.items.len();
     let selected = state.groups.selected().map(|g| g.group_id.clone());
@@ -1422,6 +1431,8 @@ fn remove_group(state: &mut State, group_id: &str) {
     if state.members.group_id.as_deref() == Some(group_id) {
         state.members = Default::default();
     }
+    // The row under the cursor is another group now: show its members.
+    select_group(state, out);
 }
 
 fn append_members(state: &mut State, items: Vec<MemberInfo>) {
@@ -1690,6 +1701,14 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
     let gid = e.group_id.clone();
     let is_me = e.targets.contains(&me);
     let shown = state.members.group_id.as_deref() == Some(gid.as_str());
+    if let Some(name) = detail_str(e, "name")
+        && matches!(
+            e.kind,
+            EventKind::GroupCreated | EventKind::GroupInfoChanged
+        )
+    {
+        state.remember_name(&gid, name);
+    }
     if let Some(count) = detail_u64(e, "member_count")
         && let Some(g) = state.group_mut(&gid)
     {
@@ -1767,7 +1786,7 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
         }
         EventKind::MemberQuit | EventKind::MemberKicked => {
             if is_me && !state.app_admin {
-                remove_group(state, &gid);
+                remove_group(state, &gid, out);
                 return;
             }
             if shown {
@@ -1824,7 +1843,7 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
                 call(state, out, Call::Requests { cursor: None });
             }
         }
-        EventKind::GroupDisbanded => remove_group(state, &gid),
+        EventKind::GroupDisbanded => remove_group(state, &gid, out),
         EventKind::JoinRequested => {
             let Some(request_id) = detail_u64(e, "request_id") else {
                 return;

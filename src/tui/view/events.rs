@@ -12,6 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 fn name_of(state: &State, e: &Event) -> String {
+    if let Some(name) = state.names.get(&e.group_id) {
+        return one_line(name);
+    }
     match state.group(&e.group_id) {
         Some(g) => one_line(&g.name),
         None => e

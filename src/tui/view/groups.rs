@@ -52,18 +52,31 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
     let role_w = 6;
     let count_w = 7;
     let pend_w = 4;
-    let name_w = width.saturating_sub(type_w + role_w + count_w + pend_w + 4);
-    let header = Line::styled(
-        format!(
-            "{} {} {} {} {}",
-            fit("NAME", name_w),
-            fit("TYPE", type_w),
-            fit("ROLE", role_w),
-            fit_right("MEMBERS", count_w),
-            fit_right("REQ", pend_w)
-        ),
-        t.header(),
-    );
+    // Wider panes also show the join option, then the group ID.
+    let join_w = if wide { 6 } else { 0 };
+    let id_w = if width >= 96 { 18 } else { 0 };
+    let extra = [join_w, id_w]
+        .iter()
+        .filter(|w| **w > 0)
+        .map(|w| w + 1)
+        .sum::<usize>();
+    let name_w = width.saturating_sub(type_w + role_w + count_w + pend_w + 4 + extra);
+    let mut head = fit("NAME", name_w);
+    if id_w > 0 {
+        head.push(' ');
+        head.push_str(&fit("ID", id_w));
+    }
+    head.push_str(&format!(" {} {}", fit("TYPE", type_w), fit("ROLE", role_w)));
+    if join_w > 0 {
+        head.push(' ');
+        head.push_str(&fit("JOIN", join_w));
+    }
+    head.push_str(&format!(
+        " {} {}",
+        fit_right("MEMBERS", count_w),
+        fit_right("REQ", pend_w)
+    ));
+    let header = Line::styled(head, t.header());
     let mut lines = vec![header];
     let rows = inner.height.saturating_sub(1) as usize;
     if list.is_empty() {
@@ -103,8 +116,12 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
             Some(n) if n > 0 => n.to_string(),
             _ => String::new(),
         };
-        let mut spans = vec![
-            Span::raw(fit(&super::text::one_line(&g.name), name_w)),
+        let mut spans = vec![Span::raw(fit(&super::text::one_line(&g.name), name_w))];
+        if id_w > 0 {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(fit(&g.group_id, id_w), t.dim()));
+        }
+        spans.extend([
             Span::raw(" "),
             Span::styled(
                 fit(type_label(g.group_type, wide), type_w),
@@ -112,11 +129,17 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
             ),
             Span::raw(" "),
             Span::styled(fit(role_label(g.my_role), role_w), t.role(g.my_role)),
+        ]);
+        if join_w > 0 {
+            spans.push(Span::raw(" "));
+            spans.push(Span::raw(fit(g.add_option.as_str(), join_w)));
+        }
+        spans.extend([
             Span::raw(" "),
             Span::raw(fit_right(&thousands(g.member_count), count_w)),
             Span::raw(" "),
             Span::styled(fit_right(&pending, pend_w), t.warn()),
-        ];
+        ]);
         if selected {
             let style = t.selected(focused);
             for s in &mut spans {

@@ -68,11 +68,17 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
     let width = inner.width as usize;
     let badge_w = 8;
     let card_w = if width >= 40 { 12 } else { 0 };
-    let user_w = width.saturating_sub(badge_w + card_w + 2);
+    let joined_w = if width >= 60 { 6 } else { 0 };
+    let user_w =
+        width.saturating_sub(badge_w + card_w + 2 + if joined_w > 0 { joined_w + 1 } else { 0 });
     let mut header = format!("{} {}", fit("MEMBER", user_w), fit("ROLE", badge_w));
     if card_w > 0 {
         header.push(' ');
         header.push_str(&fit("NAME CARD", card_w));
+    }
+    if joined_w > 0 {
+        header.push(' ');
+        header.push_str(&super::text::fit_right("JOINED", joined_w));
     }
     let mut lines = vec![Line::styled(header, t.header())];
     let body = Rect::new(
@@ -120,6 +126,16 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
             spans.push(Span::raw(" "));
             spans.push(Span::styled(
                 fit(&one_line(&member.name_card), card_w),
+                t.dim(),
+            ));
+        }
+        if joined_w > 0 {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(
+                super::text::fit_right(
+                    &super::text::age(state.now_ms, member.join_time.saturating_mul(1000)),
+                    joined_w,
+                ),
                 t.dim(),
             ));
         }
