@@ -47,25 +47,26 @@ impl Command {
     }
 }
 
-/// Every command name with its usage, for errors, help and completion.
-pub const COMMANDS: [(&str, &str); 10] = [
-    ("join", "join ID [message]"),
-    ("invite", "invite USER..."),
-    ("create", "create TYPE NAME"),
-    ("option", "option any|auth|forbid"),
-    ("kick", "kick USER"),
-    ("quit-group", "quit-group"),
-    ("disband", "disband"),
-    ("refresh", "refresh"),
-    ("help", "help"),
-    ("quit", "quit"),
+/// Every command: its name, its usage, and the key action it stands for
+/// (read-only hides and refuses the changing ones).
+pub const COMMANDS: [(&str, &str, Option<Action>); 10] = [
+    ("join", "join ID [message]", Some(Action::Join)),
+    ("invite", "invite USER...", Some(Action::Invite)),
+    ("create", "create TYPE NAME", Some(Action::Create)),
+    ("option", "option any|auth|forbid", Some(Action::JoinOption)),
+    ("kick", "kick USER", Some(Action::Kick)),
+    ("quit-group", "quit-group", Some(Action::Leave)),
+    ("disband", "disband", Some(Action::Disband)),
+    ("refresh", "refresh", None),
+    ("help", "help", None),
+    ("quit", "quit", None),
 ];
 
 fn usage(name: &str) -> String {
     let u = COMMANDS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, u)| *u)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, u, _)| *u)
         .unwrap_or(name);
     format!("usage: :{u}")
 }
@@ -103,7 +104,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             let Some((t, _)) = words.split_first() else {
                 return Err(usage("create"));
             };
-            let group_type = GroupType::parse_any(t).ok_or_else(|| {
+            let group_type = group_type_named(t).ok_or_else(|| {
                 format!(
                     "unknown group type {t:?}; one of Work, Public, Meeting, AVChatRoom, Community"
                 )
@@ -117,7 +118,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Ok(Command::Create { group_type, name })
         }
         "option" | "join-option" => match words.as_slice() {
-            [o] => AddOption::parse_any(o)
+            [o] => join_option_named(o)
                 .map(Command::Option)
                 .ok_or_else(|| format!("unknown join option {o:?}; one of any, auth, forbid")),
             _ => Err(usage("option")),
@@ -135,13 +136,29 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "quit" | "q" | "exit" => Ok(Command::Exit),
         "" => Err("type a command, e.g. :join @TGS#2ABC hello".into()),
         other => {
-            let names: Vec<&str> = COMMANDS.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
             Err(format!(
                 "unknown command :{other}; commands: {}",
                 names.join(", ")
             ))
         }
     }
+}
+
+/// A group type by name, any case (`public`, `AVChatRoom`, ...).
+fn group_type_named(s: &str) -> Option<GroupType> {
+    GroupType::ALL
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(s))
+        .or_else(|| GroupType::parse_any(s))
+}
+
+/// A join option by name, any case (`any`, `Auth`, `FORBID`, ...).
+fn join_option_named(s: &str) -> Option<AddOption> {
+    [AddOption::Any, AddOption::Auth, AddOption::Forbid]
+        .into_iter()
+        .find(|o| o.as_str().eq_ignore_ascii_case(s))
+        .or_else(|| AddOption::parse_any(s))
 }
 
 /// Candidates for the word under completion (the last word of `line`).
@@ -158,7 +175,8 @@ pub fn complete(state: &State, line: &str) -> Vec<String> {
     if index == 0 {
         return COMMANDS
             .iter()
-            .map(|(n, _)| n.to_string())
+            .filter(|(_, _, a)| a.is_none_or(|a| super::update::available(state, a)))
+            .map(|(n, _, _)| n.to_string())
             .filter(|n| starts(n))
             .collect();
     }

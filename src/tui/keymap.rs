@@ -148,7 +148,7 @@ impl Action {
             Action::Open => "open: the selected group's members",
             Action::Filter => "filter the focused list (Esc clears)",
             Action::Help => "this help",
-            Action::Command => "command line (:join, :invite, :create, ...)",
+            Action::Command => "command line (the commands are listed below)",
             Action::Messages => "message history",
             Action::Refresh => "re-read everything from the server",
             Action::Create => "create a group",
@@ -477,9 +477,6 @@ impl Keymap {
             Some((text, file)) => parse_entries(text, file, &mut problems),
             None => Vec::new(),
         };
-        if !problems.is_empty() {
-            return Err(problems);
-        }
         // Each action: the user's keys if listed there, else the defaults.
         let mut chosen: BTreeMap<Action, (Vec<Key>, Option<usize>)> = BTreeMap::new();
         for e in base {
@@ -493,17 +490,23 @@ impl Keymap {
         for (action, (keys, line)) in &chosen {
             for key in keys {
                 if let Some((other, other_line)) = by_key.get(key) {
-                    let (line, where_other) = match (line, other_line) {
-                        (Some(l), Some(o)) => (*l, format!("line {o}")),
-                        (Some(l), None) => (*l, "the default keymap".to_string()),
-                        (None, Some(o)) => (*o, "the default keymap".to_string()),
-                        (None, None) => (0, "the default keymap".to_string()),
+                    let origin = |l: &Option<usize>| match l {
+                        Some(n) => format!("line {n}"),
+                        None => "the default keymap".to_string(),
+                    };
+                    // Report it on the user's line (the later one when both are).
+                    let at = match (line, other_line) {
+                        (Some(l), Some(o)) => (*l).max(*o),
+                        (Some(l), None) | (None, Some(l)) => *l,
+                        (None, None) => 0,
                     };
                     problems.push(KeymapProblem {
                         file: user_file.to_string(),
-                        line,
+                        line: at,
                         message: format!(
-                            "key {key} is bound to both {action} and {other} ({where_other}); bind one of them to another key"
+                            "key {key} is bound to both {other} ({}) and {action} ({}); bind one of them to another key",
+                            origin(other_line),
+                            origin(line)
                         ),
                     });
                 } else {

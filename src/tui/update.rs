@@ -79,6 +79,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     if !state.exiting {
         select_group(state, &mut out);
     }
+    // Marks only name requests still listed.
+    if !state.requests.marked.is_empty() {
+        let items = &state.requests.list.items;
+        state
+            .requests
+            .marked
+            .retain(|id| items.iter().any(|r| r.id == *id));
+    }
     out
 }
 
@@ -153,22 +161,27 @@ fn on_tick(state: &mut State, now_ms: u64) {
 // ---- keys ----
 
 fn on_key(state: &mut State, key: KeyEvent, out: &mut Vec<Cmd>) {
-    // Ctrl-C always works, whatever the keymap or popup says.
+    // Ctrl-C always leaves, whatever the keymap, popup or input line says;
+    // pressed at the "changes in flight" question it leaves at once.
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-    if state.popup.is_some() {
-        if ctrl_c {
-            state.popup = None;
+    if ctrl_c {
+        let asked = matches!(state.popup, Some(Popup::ConfirmExit { .. }));
+        state.popup = None;
+        state.command = None;
+        state.filter_input = None;
+        if asked {
+            state.exiting = true;
+            out.push(Cmd::Exit);
+        } else {
             request_exit(state, out);
-            return;
         }
+        return;
+    }
+    if state.popup.is_some() {
         on_popup_key(state, key, out);
         return;
     }
     if state.command.is_some() {
-        if ctrl_c {
-            state.command = None;
-            return;
-        }
         on_command_key(state, key, out);
         return;
     }
@@ -180,10 +193,8 @@ fn on_key(state: &mut State, key: KeyEvent, out: &mut Vec<Cmd>) {
         on_escape(state);
         return;
     }
-    match state.settings.keymap.action(&key) {
-        Some(action) => dispatch(state, action, out),
-        None if ctrl_c => request_exit(state, out),
-        None => {}
+    if let Some(action) = state.settings.keymap.action(&key) {
+        dispatch(state, action, out);
     }
 }
 
@@ -209,6 +220,7 @@ fn on_escape(state: &mut State) {
         Pane::Events if !state.log.filter.is_empty() => {
             state.log.filter.clear();
             state.log.scroll = 0;
+            state.log.unseen = 0;
         }
         Pane::Events if state.log.scroll > 0 => {
             state.log.scroll = 0;
@@ -765,6 +777,7 @@ fn apply_filter(state: &mut State, text: String) {
         Pane::Events => {
             state.log.filter = text;
             state.log.scroll = 0;
+            state.log.unseen = 0;
         }
     }
 }
@@ -1672,13 +1685,17 @@ fn on_stream(state: &mut State, s: StreamMsg, out: &mut Vec<Cmd>) {
 }
 
 fn push_event(state: &mut State, e: Event) {
+    // Paused (scrolled up): keep the rows in view still and count what
+    // waits below; events the filter hides move nothing.
+    let shown = state.log.scroll > 0
+        && (state.log.filter.is_empty()
+            || event_matches(state, &e, &state.log.filter.to_lowercase()));
     let log = &mut state.log;
     log.events.push_back(e);
     if log.events.len() > log.capacity {
         log.events.pop_front();
     }
-    if log.scroll > 0 {
-        // Paused: keep the rows in view still and count what waits below.
+    if shown {
         log.scroll += 1;
         log.unseen += 1;
         let max = log.events.len();

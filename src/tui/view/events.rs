@@ -140,7 +140,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
     } else {
         None
     };
-    let block = pane_block(state, Pane::Events, "Events".to_string(), right);
+    let block = pane_block(state, Pane::Events, "Events".to_string(), right, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = inner.height as usize;
@@ -152,7 +152,10 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
             crate::tui::state::Connection::Connected => "no events yet; changes appear here live",
             _ => "waiting for the event stream…",
         };
-        frame.render_widget(Paragraph::new(Line::styled(text, t.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, t.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
         return;
     }
     // The window ends `scroll` rows above the tail.

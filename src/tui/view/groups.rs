@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         list.items.len(),
     )
     .map(|n| Line::styled(n, t.accent()));
-    let block = pane_block(state, Pane::Groups, title, right);
+    let block = pane_block(state, Pane::Groups, title, right, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 {

@@ -59,6 +59,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         Pane::Members,
         title,
         (!right.is_empty()).then(|| Line::styled(right, t.dim())),
+        area.width,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -85,10 +85,20 @@ fn too_small(frame: &mut Frame, state: &State, area: Rect) {
     );
 }
 
-/// The frame of a pane: border, numbered title, and an optional right-hand note.
-fn pane_block<'a>(state: &State, pane: Pane, title: String, right: Option<Line<'a>>) -> Block<'a> {
+/// The frame of a pane: border, numbered title (cut with … to leave room),
+/// and an optional right-hand note.
+fn pane_block<'a>(
+    state: &State,
+    pane: Pane,
+    title: String,
+    right: Option<Line<'a>>,
+    width: u16,
+) -> Block<'a> {
     let t = &state.settings.theme;
     let focused = state.focus == pane && state.popup.is_none();
+    let right_w = right.as_ref().map(|r| r.width()).unwrap_or(0);
+    let room = (width as usize).saturating_sub(2 + right_w + 1);
+    let title = text::truncate(&format!(" {} {} ", pane.number(), title), room);
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
@@ -97,10 +107,7 @@ fn pane_block<'a>(state: &State, pane: Pane, title: String, right: Option<Line<'
             BorderType::Plain
         })
         .border_style(t.border(focused))
-        .title(Line::from(vec![Span::styled(
-            format!(" {} {} ", pane.number(), title),
-            t.title(focused),
-        )]));
+        .title(Line::from(vec![Span::styled(title, t.title(focused))]));
     if let Some(r) = right {
         block = block.title(r.alignment(Alignment::Right));
     }

@@ -34,6 +34,22 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
     }
 }
 
+/// Clears a popup's area. A wide character just left of it would spill
+/// its second column over the popup's border, so it goes too.
+fn clear(frame: &mut Frame, rect: Rect) {
+    if rect.x > 0 {
+        let buf = frame.buffer_mut();
+        for y in rect.top()..rect.bottom() {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, y))
+                && cell.symbol().width() > 1
+            {
+                cell.set_symbol(" ");
+            }
+        }
+    }
+    frame.render_widget(Clear, rect);
+}
+
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width
         .min(area.width.saturating_sub(2))
@@ -102,18 +118,18 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Command line (:)".to_string(), t.header()));
-    for (name, usage) in crate::tui::command::COMMANDS {
-        let hidden = crate::tui::command::parse(name)
-            .ok()
-            .and_then(|c| c.action())
-            .is_some_and(|a| !available(state, a));
-        if !hidden {
+    for (_, usage, action) in crate::tui::command::COMMANDS {
+        if action.is_none_or(|a| available(state, a)) {
             lines.push(Line::from(vec![Span::raw("  :"), Span::raw(usage)]));
         }
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "Esc closes popups, clears a filter or dismisses an error. Times are UTC.".to_string(),
+        "Esc closes popups, clears a filter or dismisses an error.".to_string(),
+        t.dim(),
+    ));
+    lines.push(Line::styled(
+        "Times in the Events pane are UTC.".to_string(),
         t.dim(),
     ));
     lines
@@ -122,7 +138,7 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
 fn help(frame: &mut Frame, state: &State, area: Rect, scroll: usize) {
     let lines = help_lines(state);
     let rect = centered(area, 72, lines.len() as u16 + 2);
-    frame.render_widget(Clear, rect);
+    clear(frame, rect);
     let inner_h = rect.height.saturating_sub(2) as usize;
     let max = lines.len().saturating_sub(inner_h);
     let title = if state.settings.read_only {
@@ -145,7 +161,7 @@ fn messages(frame: &mut Frame, state: &State, area: Rect, scroll: usize) {
         area.width.saturating_sub(8),
         area.height.saturating_sub(4),
     );
-    frame.render_widget(Clear, rect);
+    clear(frame, rect);
     let width = rect.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = state
         .notes
@@ -184,7 +200,7 @@ fn confirm(frame: &mut Frame, state: &State, area: Rect, question: &str, yes: bo
     let text_w = width.saturating_sub(4) as usize;
     let text_lines = question.width().div_ceil(text_w.max(1)) as u16;
     let rect = centered(area, width, text_lines + 5);
-    frame.render_widget(Clear, rect);
+    clear(frame, rect);
     let pick = |on: bool| {
         if on { t.selected(true) } else { t.dim() }
     };
@@ -216,7 +232,7 @@ fn draw_form(frame: &mut Frame, state: &State, area: Rect, form: &Form) {
     let width = 64u16.max(form.title.width() as u16 + 4);
     let height = form.fields.len() as u16 * 2 + 4;
     let rect = centered(area, width, height);
-    frame.render_widget(Clear, rect);
+    clear(frame, rect);
     let block = frame_block(
         state,
         truncate(&form.title, rect.width.saturating_sub(4) as usize),
@@ -298,7 +314,7 @@ fn draw_form(frame: &mut Frame, state: &State, area: Rect, form: &Form) {
 fn picker(frame: &mut Frame, state: &State, area: Rect, group: &str, index: usize) {
     let t = &state.settings.theme;
     let rect = centered(area, 56, 7);
-    frame.render_widget(Clear, rect);
+    clear(frame, rect);
     let explain = |o: &str| match o {
         "Any" => "anyone may join at once",
         "Auth" => "an owner or admin approves each request",

@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         )),
         None => None,
     };
-    let block = pane_block(state, Pane::Requests, title, right);
+    let block = pane_block(state, Pane::Requests, title, right, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 {

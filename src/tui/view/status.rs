@@ -43,10 +43,13 @@ pub fn draw_message(frame: &mut Frame, state: &State, area: Rect) {
         return;
     }
     if let Some(note) = state.current_note() {
-        let mut text = one_line(&note.text);
-        if state.sticky_error.is_some() {
-            text.push_str("  (Esc dismisses; M shows all messages)");
-        }
+        // An error that stays says how to dismiss it, first, so a long
+        // message cannot push that off the line.
+        let text = if state.sticky_error.is_some() {
+            format!("[Esc] {}", one_line(&note.text))
+        } else {
+            one_line(&note.text)
+        };
         frame.render_widget(
             Paragraph::new(Line::styled(truncate(&text, width), t.level(note.level))),
             area,
@@ -99,6 +102,16 @@ pub fn hints(state: &State) -> Vec<Action> {
     );
     if state.focus == Pane::Members {
         out.extend([Action::Invite, Action::Leave]);
+    }
+    // Group actions only where there is a group to act on.
+    if state.target_group().is_none() {
+        out.retain(|a| !matches!(a.scope(), Scope::Groups) && *a != Action::Invite);
+    }
+    if state.focus == Pane::Members && state.members.list.selected().is_none() {
+        out.retain(|a| a.scope() != Scope::Members);
+    }
+    if state.focus == Pane::Requests && state.requests.list.is_empty() {
+        out.retain(|a| a.scope() != Scope::Requests);
     }
     for a in [
         Action::Filter,

@@ -1,7 +1,9 @@
 //! Text cut and padded by display width, so CJK (two columns a character)
-//! and emoji line up in columns.
+//! and emoji line up in columns. Widths are taken per grapheme, as ratatui
+//! draws them: "🛠️" (a symbol and U+FE0F) is one two-column cluster.
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 /// `s` cut to at most `width` columns, with `…` where something was cut.
 pub fn truncate(s: &str, width: usize) -> String {
@@ -13,15 +15,18 @@ pub fn truncate(s: &str, width: usize) -> String {
     }
     let mut out = String::new();
     let mut used = 0;
-    for c in s.chars() {
+    for g in s.graphemes(true) {
         // Control characters never reach the screen.
-        let c = if c.is_control() { ' ' } else { c };
-        let w = c.width().unwrap_or(0);
+        let (g, w) = if g.chars().any(char::is_control) {
+            (" ", 1)
+        } else {
+            (g, g.width())
+        };
         if used + w > width - 1 {
             break;
         }
         used += w;
-        out.push(c);
+        out.push_str(g);
     }
     out.push('…');
     out
@@ -99,6 +104,10 @@ mod tests {
         assert_eq!(fit("x", 0), "");
         // A double-width character never straddles the edge.
         assert_eq!(fit("a读书", 3), "a… ");
+        // An emoji with its presentation selector is one two-column cluster.
+        assert_eq!(fit("Hack 🛠️", 8), "Hack 🛠️ ");
+        assert_eq!(fit("Hack 🛠️ week", 7), "Hack … ");
+        assert_eq!(truncate("🛠️🛠️🛠️", 5), "🛠️🛠️…");
     }
 
     #[test]
