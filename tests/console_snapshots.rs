@@ -9,44 +9,39 @@
 //! address. `INSTA_UPDATE=always cargo test --test console_snapshots` writes
 //! new snapshots; with `CI=true` insta refuses to, and a change fails.
 
+mod console_world;
+
+use console_world::{
+    Console, ME, MINUTE, NOW, call_id, ev, group, hello, joined, member, owner_cannot_quit,
+    request, requested, settings, transport_error,
+};
 use groupdeck::model::{AddOption, Event, EventKind, GroupType, Role};
-use groupdeck::server::api::{GroupInfo, JoinRequestInfo, Me, MemberInfo, Page};
-use groupdeck::tui::keymap::Keymap;
-use groupdeck::tui::msg::{Call, CallError, Cmd, Hello, Msg, Reply, StreamMsg};
+use groupdeck::server::api::{GroupInfo, JoinRequestInfo, MemberInfo};
+use groupdeck::tui::msg::{Call, Msg, Reply};
 use groupdeck::tui::state::{Settings, State};
-use groupdeck::tui::theme::{Palette, Theme};
-use groupdeck::tui::update::{start, update};
+use groupdeck::tui::update::start;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use serde_json::json;
 
-/// 2025-03-14 09:30:00 UTC.
-const NOW: u64 = 1_741_944_600_000;
-const MINUTE: u64 = 60_000;
 /// The newest event id when the world was read: the twenty past events.
 const BASELINE: u64 = 20;
-const ME: &str = "alice";
 
 // ---- the world ----
 
-fn settings(read_only: bool, color: bool) -> Settings {
-    Settings {
-        user: ME.into(),
-        server: "127.0.0.1:9090".into(),
-        demo: true,
-        read_only,
-        theme: Theme {
-            palette: Palette::Dark,
-            color,
-        },
-        keymap: Keymap::defaults(),
-    }
+/// The demo's settings: the title bar says DEMO.
+fn demo_settings(read_only: bool, color: bool) -> Settings {
+    let mut s = settings(read_only);
+    s.demo = true;
+    s.theme.color = color;
+    s
 }
 
+/// A group as the demo seeds it, with its owner and join option.
 #[allow(clippy::too_many_arguments)]
-fn group(
+fn demo_group(
     id: &str,
     name: &str,
     t: GroupType,
@@ -56,22 +51,11 @@ fn group(
     count: u64,
 ) -> GroupInfo {
     GroupInfo {
-        group_id: id.into(),
-        group_type: t,
-        name: name.into(),
-        introduction: String::new(),
-        notification: String::new(),
-        face_url: String::new(),
         owner: Some(owner.into()),
         add_option: option,
-        invite_option: None,
-        max_members: None,
-        member_count: count,
         created_at: 1_735_689_600,
         info_seq: 3,
-        mute_all: false,
-        my_role: Some(role),
-        pending_requests: None,
+        ..group(id, name, t, Some(role), count)
     }
 }
 
@@ -80,7 +64,7 @@ fn groups() -> Vec<GroupInfo> {
     use AddOption::*;
     use GroupType::*;
     vec![
-        group(
+        demo_group(
             "rust-guild",
             "Rust Guild 🦀",
             Public,
@@ -89,7 +73,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Owner,
             17,
         ),
-        group(
+        demo_group(
             "coffee-chat",
             "Coffee Chat ☕",
             Public,
@@ -98,7 +82,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Owner,
             13,
         ),
-        group(
+        demo_group(
             "platform-team",
             "Platform Team 平台组",
             Work,
@@ -107,7 +91,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Owner,
             7,
         ),
-        group(
+        demo_group(
             "@TGS#_makers",
             "Makers 创客社区",
             Community,
@@ -116,7 +100,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Owner,
             1_512,
         ),
-        group(
+        demo_group(
             "launch-live",
             "Launch Live 🚀",
             AVChatRoom,
@@ -125,7 +109,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Owner,
             11,
         ),
-        group(
+        demo_group(
             "design-crit",
             "Design Critique 设计评审",
             Public,
@@ -134,7 +118,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Admin,
             9,
         ),
-        group(
+        demo_group(
             "@TGS#_indie-games",
             "Indie Game Dev 🎮",
             Community,
@@ -143,7 +127,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Admin,
             13,
         ),
-        group(
+        demo_group(
             "sre-oncall",
             "SRE 值班室 War Room",
             Meeting,
@@ -152,7 +136,7 @@ fn groups() -> Vec<GroupInfo> {
             Role::Admin,
             6,
         ),
-        group(
+        demo_group(
             "book-club",
             "読書会 Book Club 📚",
             Public,
@@ -187,16 +171,15 @@ fn members() -> Vec<MemberInfo> {
     ];
     rows.iter()
         .map(|(user, role, card)| MemberInfo {
-            user_id: user.to_string(),
-            role: *role,
             join_time: 1_735_689_600,
             name_card: card.to_string(),
-            mute_until: 0,
+            ..member(user, *role)
         })
         .collect()
 }
 
-fn request(
+/// A pending request, `age_ms` old: to join, or an invitation by `inviter`.
+fn demo_request(
     id: u64,
     group: (&str, &str),
     applicant: &str,
@@ -205,27 +188,18 @@ fn request(
     age_ms: u64,
 ) -> JoinRequestInfo {
     JoinRequestInfo {
-        id,
-        group_id: group.0.into(),
-        group_name: group.1.into(),
         group_type: None,
         kind: if inviter.is_some() { "invite" } else { "join" }.into(),
-        applicant: applicant.into(),
         inviter: inviter.map(str::to_string),
-        message: message.into(),
         created_at: NOW - age_ms,
-        status: "pending".into(),
-        handled_by: None,
-        handled_at: None,
-        reason: String::new(),
-        can_decide: true,
+        ..request(id, group.0, group.1, applicant, message)
     }
 }
 
 fn requests() -> Vec<JoinRequestInfo> {
     let guild = ("rust-guild", "Rust Guild 🦀");
     vec![
-        request(
+        demo_request(
             12,
             guild,
             "user0042",
@@ -233,7 +207,7 @@ fn requests() -> Vec<JoinRequestInfo> {
             "Hi! A friend recommended this group.",
             4 * MINUTE,
         ),
-        request(
+        demo_request(
             13,
             guild,
             "hana.kim",
@@ -241,7 +215,7 @@ fn requests() -> Vec<JoinRequestInfo> {
             "はじめまして、よろしくお願いします。",
             12 * MINUTE,
         ),
-        request(
+        demo_request(
             14,
             ("@TGS#_makers", "Makers 创客社区"),
             "li.na",
@@ -249,7 +223,7 @@ fn requests() -> Vec<JoinRequestInfo> {
             "新人报到，请多关照！",
             2 * 60 * MINUTE,
         ),
-        request(
+        demo_request(
             15,
             ("design-crit", "Design Critique 设计评审"),
             "zoe",
@@ -257,7 +231,7 @@ fn requests() -> Vec<JoinRequestInfo> {
             "Saw your talk at the meetup — can I join?",
             26 * 60 * MINUTE,
         ),
-        request(
+        demo_request(
             16,
             ("@TGS#_indie-games", "Indie Game Dev 🎮"),
             "oscar",
@@ -268,30 +242,18 @@ fn requests() -> Vec<JoinRequestInfo> {
     ]
 }
 
-fn ev(
-    id: u64,
-    gid: &str,
-    kind: EventKind,
-    actor: &str,
-    targets: &[&str],
-    detail: serde_json::Value,
-) -> Event {
+/// The event at the history's pace: from 09:05:00, 75 seconds apart.
+fn paced(e: Event) -> Event {
     Event {
-        id,
-        // From 09:05:00, 75 seconds apart.
-        time: NOW - 25 * MINUTE + (id - 1) * 75_000,
-        group_id: gid.into(),
-        kind,
-        actor: actor.into(),
-        targets: targets.iter().map(|t| t.to_string()).collect(),
-        detail,
+        time: NOW - 25 * MINUTE + (e.id - 1) * 75_000,
+        ..e
     }
 }
 
 /// Twenty past events, the demo's history and a little simulated activity.
 fn history() -> Vec<Event> {
     use EventKind::*;
-    vec![
+    let events = vec![
         ev(
             1,
             "coffee-chat",
@@ -452,107 +414,25 @@ fn history() -> Vec<Event> {
             &[],
             json!({"name": "Hack Week 2024 🔧"}),
         ),
-    ]
+    ];
+    events.into_iter().map(paced).collect()
 }
 
 // ---- driving the console ----
 
-fn calls(out: &[Cmd]) -> Vec<(u64, Call)> {
-    out.iter()
-        .filter_map(|c| match c {
-            Cmd::Call { id, call } => Some((*id, call.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn id_of(out: &[Cmd], pred: impl Fn(&Call) -> bool) -> u64 {
-    calls(out)
-        .into_iter()
-        .find(|(_, c)| pred(c))
-        .map(|(id, _)| id)
-        .unwrap_or_else(|| panic!("no such call in {out:?}"))
-}
-
-fn key(state: &mut State, c: char) -> Vec<Cmd> {
-    let m = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    update(state, Msg::Key(KeyEvent::new(KeyCode::Char(c), m)))
-}
-
-fn code(state: &mut State, c: KeyCode) -> Vec<Cmd> {
-    update(state, Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)))
-}
-
-fn type_text(state: &mut State, text: &str) {
-    for c in text.chars() {
-        key(state, c);
-    }
-}
-
-fn reply(state: &mut State, id: u64, reply: Reply) -> Vec<Cmd> {
-    update(state, Msg::Reply { id, reply })
-}
-
-fn event(state: &mut State, e: Event) {
-    update(state, Msg::Stream(StreamMsg::Event(Box::new(e))));
-}
-
 /// The world loaded, the stream connected and its history in the log.
-fn world(width: u16, height: u16, read_only: bool, color: bool) -> State {
-    let mut state = State::new(settings(read_only, color), width, height, NOW);
-    let hello_id = id_of(&start(&mut state), |c| *c == Call::Hello);
-    let out = reply(
-        &mut state,
-        hello_id,
-        Reply::Hello(Ok(Hello {
-            me: Me {
-                user_id: ME.into(),
-                app_admin: false,
-            },
-            last_event_id: BASELINE,
-        })),
-    );
-    let groups_id = id_of(&out, |c| matches!(c, Call::Groups { .. }));
-    let requests_id = id_of(&out, |c| matches!(c, Call::Requests { .. }));
-    let out = reply(&mut state, groups_id, Reply::Groups(Ok(groups())));
-    let members_id = id_of(&out, |c| matches!(c, Call::Members { .. }));
-    reply(
-        &mut state,
-        requests_id,
-        Reply::Requests {
-            cursor: None,
-            result: Ok(Page {
-                items: requests(),
-                next_cursor: None,
-            }),
-        },
-    );
-    reply(
-        &mut state,
-        members_id,
-        Reply::Members {
-            group_id: "rust-guild".into(),
-            cursor: None,
-            result: Ok(Page {
-                items: members(),
-                next_cursor: None,
-            }),
-        },
-    );
-    update(&mut state, Msg::Stream(StreamMsg::Connected));
+fn world(width: u16, height: u16, read_only: bool, color: bool) -> Console {
+    let mut c = Console::with(demo_settings(read_only, color), width, height);
+    c.load(BASELINE, groups(), requests(), members(), None);
     for e in history() {
-        event(&mut state, e);
+        c.event(e);
     }
-    assert!(state.in_flight.is_empty(), "{:?}", state.in_flight);
-    assert!(state.notes.is_empty(), "{:?}", state.notes);
-    state
+    assert!(c.state.in_flight.is_empty(), "{:?}", c.state.in_flight);
+    assert!(c.state.notes.is_empty(), "{:?}", c.state.notes);
+    c
 }
 
-fn demo(width: u16, height: u16) -> State {
+fn demo(width: u16, height: u16) -> Console {
     world(width, height, false, true)
 }
 
@@ -585,8 +465,8 @@ fn contains(terminal: &Terminal<TestBackend>, text: &str) -> bool {
 
 #[test]
 fn main_screen_80x24() {
-    let state = demo(80, 24);
-    let t = render(&state);
+    let c = demo(80, 24);
+    let t = render(&c.state);
     insta::assert_snapshot!("main_80x24", t.backend());
     assert!(contains(&t, "DEMO"));
     assert!(contains(&t, "● connected"));
@@ -594,36 +474,36 @@ fn main_screen_80x24() {
 
 #[test]
 fn main_screen_120x40() {
-    let state = demo(120, 40);
-    let t = render(&state);
+    let c = demo(120, 40);
+    let t = render(&c.state);
     insta::assert_snapshot!("main_120x40", t.backend());
 }
 
 #[test]
 fn members_focused_with_a_marked_request_120x40() {
-    let mut state = demo(120, 40);
-    key(&mut state, '3');
-    key(&mut state, ' ');
-    key(&mut state, ' ');
-    key(&mut state, '2');
-    key(&mut state, 'j');
-    let t = render(&state);
+    let mut c = demo(120, 40);
+    c.press('3');
+    c.press(' ');
+    c.press(' ');
+    c.press('2');
+    c.press('j');
+    let t = render(&c.state);
     insta::assert_snapshot!("members_focused_120x40", t.backend());
     assert!(contains(&t, "2 marked"));
 }
 
 #[test]
 fn too_small_50x12() {
-    let state = demo(50, 12);
-    let t = render(&state);
+    let c = demo(50, 12);
+    let t = render(&c.state);
     insta::assert_snapshot!("too_small_50x12", t.backend());
     assert!(contains(&t, "terminal too small"));
 }
 
 #[test]
 fn the_minimum_size_draws_the_panes() {
-    let state = demo(60, 16);
-    let t = render(&state);
+    let c = demo(60, 16);
+    let t = render(&c.state);
     assert!(!contains(&t, "terminal too small"));
     insta::assert_snapshot!("minimum_60x16", t.backend());
 }
@@ -632,21 +512,21 @@ fn the_minimum_size_draws_the_panes() {
 
 #[test]
 fn help_popup_120x40() {
-    let mut state = demo(120, 40);
-    key(&mut state, '?');
-    let t = render(&state);
+    let mut c = demo(120, 40);
+    c.press('?');
+    let t = render(&c.state);
     insta::assert_snapshot!("help_120x40", t.backend());
     assert!(contains(&t, "kick the selected member"));
 }
 
 #[test]
 fn help_scrolled_to_the_end_120x40() {
-    let mut state = demo(120, 40);
-    key(&mut state, '?');
+    let mut c = demo(120, 40);
+    c.press('?');
     for _ in 0..40 {
-        key(&mut state, 'j');
+        c.press('j');
     }
-    let t = render(&state);
+    let t = render(&c.state);
     insta::assert_snapshot!("help_end_120x40", t.backend());
     assert!(contains(&t, "approve the selected join request"));
     // The closing line fits the popup (or is cut with an ellipsis).
@@ -666,81 +546,67 @@ fn help_scrolled_to_the_end_120x40() {
 
 #[test]
 fn help_popup_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, '?');
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press('?');
+    let t = render(&c.state);
     insta::assert_snapshot!("help_80x24", t.backend());
 }
 
 #[test]
 fn confirm_leave_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, 'L');
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press('L');
+    let t = render(&c.state);
     insta::assert_snapshot!("confirm_leave_80x24", t.backend());
     assert!(contains(&t, "[N] No"));
 }
 
 #[test]
 fn sticky_error_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, 'L');
-    let out = key(&mut state, 'y');
-    let leave = id_of(&out, |c| matches!(c, Call::Leave { .. }));
-    reply(
-        &mut state,
-        leave,
-        Reply::Done(Err(CallError::from_client(
-            &groupdeck::client::ClientError::Api {
-                status: 403,
-                code: 10009,
-                message: "the owner cannot quit a Public group — transfer ownership or disband it"
-                    .into(),
-            },
-        ))),
-    );
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press('L');
+    let out = c.press('y');
+    let leave = call_id(&out, |c| matches!(c, Call::Leave { .. }));
+    c.reply(leave, owner_cannot_quit());
+    let t = render(&c.state);
     insta::assert_snapshot!("error_10009_80x24", t.backend());
     let lines = screen(&t);
     assert!(lines[22].contains("10009"), "{}", lines[22]);
     // Still there later; Esc removes it.
-    update(
-        &mut state,
-        Msg::Tick {
-            now_ms: NOW + 60_000,
-        },
-    );
-    assert!(screen(&render(&state))[22].contains("10009"));
-    code(&mut state, KeyCode::Esc);
-    assert!(!screen(&render(&state))[22].contains("10009"));
+    c.send(Msg::Tick {
+        now_ms: NOW + MINUTE,
+    });
+    assert!(screen(&render(&c.state))[22].contains("10009"));
+    c.code(KeyCode::Esc);
+    assert!(!screen(&render(&c.state))[22].contains("10009"));
 }
 
 #[test]
 fn create_form_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, 'c');
-    type_text(&mut state, "读书会 Book club");
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press('c');
+    c.type_text("读书会 Book club");
+    let t = render(&c.state);
     insta::assert_snapshot!("create_form_80x24", t.backend());
 }
 
 #[test]
 fn create_form_refusal_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, 'c');
-    code(&mut state, KeyCode::Enter);
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press('c');
+    c.code(KeyCode::Enter);
+    let t = render(&c.state);
     insta::assert_snapshot!("create_form_refused_80x24", t.backend());
     assert!(contains(&t, "a group needs a name"));
 }
 
 #[test]
 fn command_line_with_completions_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, ':');
-    key(&mut state, 'q');
-    code(&mut state, KeyCode::Tab);
-    let t = render(&state);
+    let mut c = demo(80, 24);
+    c.press(':');
+    c.press('q');
+    c.code(KeyCode::Tab);
+    let t = render(&c.state);
     insta::assert_snapshot!("command_line_80x24", t.backend());
 }
 
@@ -749,12 +615,12 @@ fn popups_keep_their_border_beside_wide_characters() {
     // The create form's left edge falls on the second half of a CJK
     // character in the Groups pane ("SRE 值班室"); the form still needs its
     // border on every row, so nothing wide may straddle the edge.
-    let mut state = demo(80, 24);
-    key(&mut state, 'c');
-    check_popup_edges(&render(&state));
-    let mut state = demo(120, 40);
-    key(&mut state, '?');
-    check_popup_edges(&render(&state));
+    let mut c = demo(80, 24);
+    c.press('c');
+    check_popup_edges(&render(&c.state));
+    let mut c = demo(120, 40);
+    c.press('?');
+    check_popup_edges(&render(&c.state));
 }
 
 /// Every row of the popup (found by its rounded corners) starts with a
@@ -787,25 +653,14 @@ fn emoji_with_a_variation_selector_is_cut_to_its_column() {
     // "🛠️" is U+1F6E0 U+FE0F: two columns on screen. A name cut just after
     // it must still end with "…" inside its column, and the columns after
     // the name must not move.
-    let mut state = demo(80, 24);
-    let out = update(
-        &mut state,
-        Msg::Stream(StreamMsg::Event(Box::new(ev(
-            21,
-            "hack-week",
-            EventKind::MemberJoined,
-            ME,
-            &[ME],
-            json!({"via": "join", "member_count": 3}),
-        )))),
-    );
-    let id = id_of(&out, |c| matches!(c, Call::Group { .. }));
-    reply(
-        &mut state,
+    let mut c = demo(80, 24);
+    let out = c.event(paced(joined(21, "hack-week", ME, 3)));
+    let id = call_id(&out, |c| matches!(c, Call::Group { .. }));
+    c.reply(
         id,
         Reply::Group {
             group_id: "hack-week".into(),
-            result: Ok(group(
+            result: Ok(demo_group(
                 "hack-week",
                 "Hack Week 🛠️ 2024 edition",
                 GroupType::Public,
@@ -816,11 +671,11 @@ fn emoji_with_a_variation_selector_is_cut_to_its_column() {
             )),
         },
     );
-    key(&mut state, 'G');
-    let t = render(&state);
+    c.press('G');
+    let t = render(&c.state);
     let lines = screen(&t);
     let buf = t.backend().buffer();
-    let groups = state.areas().groups;
+    let groups = c.state.areas().groups;
     let row = (groups.y + 2..groups.bottom())
         .find(|y| lines[*y as usize].contains("Hack Week"))
         .expect("the group's row");
@@ -848,8 +703,8 @@ fn emoji_with_a_variation_selector_is_cut_to_its_column() {
 
 #[test]
 fn read_only_120x40() {
-    let state = world(120, 40, true, true);
-    let t = render(&state);
+    let c = world(120, 40, true, true);
+    let t = render(&c.state);
     insta::assert_snapshot!("read_only_120x40", t.backend());
     let status = &screen(&t)[39];
     assert!(status.contains("read-only"), "{status}");
@@ -862,10 +717,10 @@ fn read_only_120x40() {
 
 #[test]
 fn read_only_hints_per_pane_80x24() {
-    let mut state = world(80, 24, true, true);
+    let mut c = world(80, 24, true, true);
     for pane in ['1', '2', '3', '4'] {
-        key(&mut state, pane);
-        let t = render(&state);
+        c.press(pane);
+        let t = render(&c.state);
         let status = &screen(&t)[23];
         for changing in [
             "approve", "reject", "mark", "leave", "disband", "kick", "admin",
@@ -880,9 +735,9 @@ fn read_only_hints_per_pane_80x24() {
 
 #[test]
 fn read_only_help_120x40() {
-    let mut state = world(120, 40, true, true);
-    key(&mut state, '?');
-    let t = render(&state);
+    let mut c = world(120, 40, true, true);
+    c.press('?');
+    let t = render(&c.state);
     assert!(!contains(&t, "disband the selected group"));
     assert!(contains(&t, "move down"));
     assert!(contains(&t, ":refresh"));
@@ -902,8 +757,8 @@ fn read_only_help_120x40() {
 
 #[test]
 fn no_color_80x24() {
-    let state = world(80, 24, false, false);
-    let t = render(&state);
+    let c = world(80, 24, false, false);
+    let t = render(&c.state);
     insta::assert_snapshot!("no_color_80x24", t.backend());
     let buf = t.backend().buffer();
     for cell in buf.content() {
@@ -926,8 +781,8 @@ fn no_color_80x24() {
 
 #[test]
 fn colour_marks_kinds_and_roles() {
-    let state = demo(80, 24);
-    let t = render(&state);
+    let c = demo(80, 24);
+    let t = render(&c.state);
     let buf = t.backend().buffer();
     assert!(buf.content().iter().any(|c| c.fg != Color::Reset));
 }
@@ -936,33 +791,19 @@ fn colour_marks_kinds_and_roles() {
 
 #[test]
 fn loading_and_failed_panes_80x24() {
-    let mut state = State::new(settings(false, true), 80, 24, NOW);
-    start(&mut state);
-    let out = reply(
-        &mut state,
-        1,
-        Reply::Hello(Ok(Hello {
-            me: Me {
-                user_id: ME.into(),
-                app_admin: false,
-            },
-            last_event_id: BASELINE,
-        })),
-    );
-    let requests_id = id_of(&out, |c| matches!(c, Call::Requests { .. }));
-    reply(
-        &mut state,
+    let mut c = Console::with(demo_settings(false, true), 80, 24);
+    start(&mut c.state);
+    let out = c.reply(1, hello(false, BASELINE));
+    let requests_id = call_id(&out, |c| matches!(c, Call::Requests { .. }));
+    let unreachable = transport_error("cannot reach 127.0.0.1:9090 (connection refused)");
+    c.reply(
         requests_id,
         Reply::Requests {
             cursor: None,
-            result: Err(CallError {
-                code: None,
-                status: None,
-                message: "cannot reach 127.0.0.1:9090 (connection refused)".into(),
-            }),
+            result: Err(unreachable),
         },
     );
-    let t = render(&state);
+    let t = render(&c.state);
     insta::assert_snapshot!("loading_80x24", t.backend());
     assert!(contains(&t, "loading…"));
     assert!(contains(&t, "error: cannot reach"));
@@ -970,75 +811,30 @@ fn loading_and_failed_panes_80x24() {
 
 #[test]
 fn empty_world_80x24() {
-    let mut state = State::new(settings(false, true), 80, 24, NOW);
-    start(&mut state);
-    let out = reply(
-        &mut state,
-        1,
-        Reply::Hello(Ok(Hello {
-            me: Me {
-                user_id: ME.into(),
-                app_admin: false,
-            },
-            last_event_id: 0,
-        })),
-    );
-    let groups_id = id_of(&out, |c| matches!(c, Call::Groups { .. }));
-    let requests_id = id_of(&out, |c| matches!(c, Call::Requests { .. }));
-    reply(&mut state, groups_id, Reply::Groups(Ok(vec![])));
-    reply(
-        &mut state,
-        requests_id,
-        Reply::Requests {
-            cursor: None,
-            result: Ok(Page {
-                items: vec![],
-                next_cursor: None,
-            }),
-        },
-    );
-    update(&mut state, Msg::Stream(StreamMsg::Connected));
-    let t = render(&state);
+    let mut c = Console::with(demo_settings(false, true), 80, 24);
+    c.load(0, vec![], vec![], vec![], None);
+    let t = render(&c.state);
     insta::assert_snapshot!("empty_80x24", t.backend());
     assert!(contains(&t, "no groups yet"));
 }
 
 #[test]
 fn events_paused_80x24() {
-    let mut state = demo(80, 24);
-    key(&mut state, '4');
+    let mut c = demo(80, 24);
+    c.press('4');
     for _ in 0..5 {
-        key(&mut state, 'k');
+        c.press('k');
     }
-    event(
-        &mut state,
-        Event {
-            time: NOW - 10_000,
-            ..ev(
-                21,
-                "rust-guild",
-                EventKind::MemberJoined,
-                "sofia",
-                &["sofia"],
-                json!({"via": "join", "member_count": 18}),
-            )
-        },
-    );
-    event(
-        &mut state,
-        Event {
-            time: NOW - 5_000,
-            ..ev(
-                22,
-                "rust-guild",
-                EventKind::JoinRequested,
-                "omar",
-                &["omar"],
-                json!({"request_id": 17, "kind": "join", "message": "Long-time lurker, first-time applicant 👋"}),
-            )
-        },
-    );
-    let t = render(&state);
+    c.event(Event {
+        time: NOW - 10_000,
+        ..joined(21, "rust-guild", "sofia", 18)
+    });
+    let lurker = "Long-time lurker, first-time applicant 👋";
+    c.event(Event {
+        time: NOW - 5_000,
+        ..requested(22, "rust-guild", "omar", 17, lurker)
+    });
+    let t = render(&c.state);
     insta::assert_snapshot!("events_paused_80x24", t.backend());
     assert!(contains(&t, "paused · 2 new"));
 }

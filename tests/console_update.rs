@@ -5,70 +5,26 @@
 //! live events applied to the panes, the Events ring, notes and the
 //! connection. No terminal, no network, no clock: time moves only by `Tick`.
 
-use groupdeck::model::{AddOption, Event, EventKind, GroupType, Role};
+mod console_world;
+
+use console_world::*;
+use groupdeck::model::{AddOption, Event, GroupType, Role};
 use groupdeck::server::api::{
     CreateGroupRequest, GroupInfo, InviteOutcomeInfo, InviteReply, InviteStatus, JoinReply,
-    JoinRequestInfo, JoinStatus, Me, MemberInfo, Page,
+    JoinRequestInfo, JoinStatus, MemberInfo,
 };
-use groupdeck::tui::keymap::Keymap;
-use groupdeck::tui::msg::{Call, CallError, Cmd, Hello, Msg, Outcome, Reply, StreamMsg};
+use groupdeck::tui::msg::{Call, Cmd, Msg, Outcome, Reply, StreamMsg};
 use groupdeck::tui::state::{
     Connection, EVENT_LOG_CAPACITY, FieldValue, FormKind, Level, Load, NOTE_FADE_MS, Pane, Popup,
-    Settings, State,
 };
-use groupdeck::tui::theme::{Palette, Theme};
-use groupdeck::tui::update::{start, update};
-use ratatui::crossterm::event::{
-    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use groupdeck::tui::update::start;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use serde_json::json;
 
-// ---- the fixture world ----
+// ---- the groups, members and requests in view ----
 
-/// 2025-03-14 09:30:00 UTC.
-const NOW: u64 = 1_741_944_600_000;
 /// The newest event id when the state was read.
 const BASELINE: u64 = 100;
-const ME: &str = "alice";
-
-fn settings(read_only: bool) -> Settings {
-    Settings {
-        user: ME.into(),
-        server: "127.0.0.1:9090".into(),
-        demo: false,
-        read_only,
-        theme: Theme {
-            palette: Palette::Dark,
-            color: true,
-        },
-        keymap: Keymap::defaults(),
-    }
-}
-
-fn group(id: &str, name: &str, t: GroupType, role: Option<Role>, count: u64) -> GroupInfo {
-    GroupInfo {
-        group_id: id.into(),
-        group_type: t,
-        name: name.into(),
-        introduction: String::new(),
-        notification: String::new(),
-        face_url: String::new(),
-        owner: None,
-        add_option: if t == GroupType::Work {
-            AddOption::Forbid
-        } else {
-            AddOption::Auth
-        },
-        invite_option: None,
-        max_members: None,
-        member_count: count,
-        created_at: 1_700_000_000,
-        info_seq: 1,
-        mute_all: false,
-        my_role: role,
-        pending_requests: None,
-    }
-}
 
 /// Five joined groups, the first three with join requests or changes to test.
 fn groups() -> Vec<GroupInfo> {
@@ -111,14 +67,19 @@ fn groups() -> Vec<GroupInfo> {
     ]
 }
 
-fn member(user: &str, role: Role) -> MemberInfo {
-    MemberInfo {
-        user_id: user.into(),
-        role,
-        join_time: 1_700_000_000,
-        name_card: String::new(),
-        mute_until: 0,
-    }
+/// `n` Public groups `g00`, `g01`, … where I am a plain member.
+fn numbered_groups(n: usize) -> Vec<GroupInfo> {
+    (0..n)
+        .map(|i| {
+            group(
+                &format!("g{i:02}"),
+                &format!("Group {i}"),
+                GroupType::Public,
+                Some(Role::Member),
+                3,
+            )
+        })
+        .collect()
 }
 
 /// The members of `rust-guild`.
@@ -137,31 +98,6 @@ fn many_members(from: usize, n: usize) -> Vec<MemberInfo> {
         .collect()
 }
 
-fn request(
-    id: u64,
-    group_id: &str,
-    group_name: &str,
-    applicant: &str,
-    message: &str,
-) -> JoinRequestInfo {
-    JoinRequestInfo {
-        id,
-        group_id: group_id.into(),
-        group_name: group_name.into(),
-        group_type: Some(GroupType::Public),
-        kind: "join".into(),
-        applicant: applicant.into(),
-        inviter: None,
-        message: message.into(),
-        created_at: NOW - 60_000,
-        status: "pending".into(),
-        handled_by: None,
-        handled_at: None,
-        reason: String::new(),
-        can_decide: true,
-    }
-}
-
 fn requests() -> Vec<JoinRequestInfo> {
     vec![
         request(
@@ -176,170 +112,16 @@ fn requests() -> Vec<JoinRequestInfo> {
     ]
 }
 
-fn ev(
-    id: u64,
-    gid: &str,
-    kind: EventKind,
-    actor: &str,
-    targets: &[&str],
-    detail: serde_json::Value,
-) -> Event {
-    Event {
-        id,
-        time: NOW - 10_000 + id,
-        group_id: gid.into(),
-        kind,
-        actor: actor.into(),
-        targets: targets.iter().map(|t| t.to_string()).collect(),
-        detail,
-    }
-}
-
-fn api_error(code: u32, status: u16, message: &str) -> CallError {
-    CallError::from_client(&groupdeck::client::ClientError::Api {
-        status,
-        code,
-        message: message.into(),
-    })
-}
-
-// ---- driving update ----
-
-fn press_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
-    KeyEvent::new(code, modifiers)
-}
-
-/// A character as a terminal sends it: capitals carry Shift.
-fn ch(c: char) -> KeyEvent {
-    let m = if c.is_ascii_uppercase() {
-        KeyModifiers::SHIFT
-    } else {
-        KeyModifiers::NONE
-    };
-    press_event(KeyCode::Char(c), m)
-}
-
-fn code(c: KeyCode) -> KeyEvent {
-    press_event(c, KeyModifiers::NONE)
-}
-
-fn ctrl(c: char) -> KeyEvent {
-    press_event(KeyCode::Char(c), KeyModifiers::CONTROL)
-}
-
-struct Console {
-    state: State,
-}
-
 impl Console {
-    fn new(read_only: bool) -> Console {
-        Console {
-            state: State::new(settings(read_only), 80, 24, NOW),
-        }
-    }
-
-    fn send(&mut self, msg: Msg) -> Vec<Cmd> {
-        update(&mut self.state, msg)
-    }
-
-    fn key(&mut self, k: KeyEvent) -> Vec<Cmd> {
-        self.send(Msg::Key(k))
-    }
-
-    fn press(&mut self, c: char) -> Vec<Cmd> {
-        self.key(ch(c))
-    }
-
-    fn code(&mut self, c: KeyCode) -> Vec<Cmd> {
-        self.key(code(c))
-    }
-
-    /// Types text key by key; returns every command produced.
-    fn type_text(&mut self, text: &str) -> Vec<Cmd> {
-        text.chars().flat_map(|c| self.press(c)).collect()
-    }
-
-    fn reply(&mut self, id: u64, reply: Reply) -> Vec<Cmd> {
-        self.send(Msg::Reply { id, reply })
-    }
-
-    fn event(&mut self, e: Event) -> Vec<Cmd> {
-        self.send(Msg::Stream(StreamMsg::Event(Box::new(e))))
-    }
-
-    fn stream(&mut self, s: StreamMsg) -> Vec<Cmd> {
-        self.send(Msg::Stream(s))
-    }
-
-    fn group(&self, id: &str) -> &GroupInfo {
-        self.state
-            .groups
-            .items
-            .iter()
-            .find(|g| g.group_id == id)
-            .unwrap_or_else(|| panic!("no group {id}"))
-    }
-
-    fn member_ids(&self) -> Vec<String> {
-        self.state
-            .members
-            .list
-            .items
-            .iter()
-            .map(|m| m.user_id.clone())
-            .collect()
-    }
-
-    fn role_of(&self, user: &str) -> Option<Role> {
-        self.state
-            .members
-            .list
-            .items
-            .iter()
-            .find(|m| m.user_id == user)
-            .map(|m| m.role)
-    }
-
-    fn request_ids(&self) -> Vec<u64> {
-        self.state
-            .requests
-            .list
-            .items
-            .iter()
-            .map(|r| r.id)
-            .collect()
-    }
-
-    fn group_ids(&self) -> Vec<String> {
-        self.state
-            .groups
-            .items
-            .iter()
-            .map(|g| g.group_id.clone())
-            .collect()
-    }
-
-    fn last_note(&self) -> &groupdeck::tui::state::Note {
-        self.state.notes.last().expect("a note")
-    }
-
-    /// The id of the one call of this shape in flight.
-    fn in_flight(&self, pred: impl Fn(&Call) -> bool) -> u64 {
-        let ids: Vec<u64> = self
-            .state
-            .in_flight
-            .iter()
-            .filter(|(_, c)| pred(c))
-            .map(|(id, _)| *id)
-            .collect();
-        assert_eq!(ids.len(), 1, "in flight: {:?}", self.state.in_flight);
-        ids[0]
-    }
-
     /// Started, greeted, with groups, join requests and the first group's
     /// members loaded, and the event stream connected.
     fn loaded() -> Console {
         Console::loaded_with(false, groups(), guild_members(), None)
+    }
+
+    /// The same world, read-only.
+    fn loaded_read_only() -> Console {
+        Console::loaded_with(true, groups(), guild_members(), None)
     }
 
     fn loaded_with(
@@ -349,107 +131,8 @@ impl Console {
         next_cursor: Option<&str>,
     ) -> Console {
         let mut c = Console::new(read_only);
-        let (hello_id, _) = only_call(start(&mut c.state));
-        let out = c.reply(hello_id, hello(false));
-        let (groups_id, requests_id) = (
-            call_id(&out, |c| matches!(c, Call::Groups { .. })),
-            call_id(&out, |c| matches!(c, Call::Requests { .. })),
-        );
-        let out = c.reply(groups_id, Reply::Groups(Ok(groups)));
-        let members_id = calls(&out)
-            .into_iter()
-            .find(|(_, c)| matches!(c, Call::Members { .. }))
-            .map(|(id, _)| id);
-        c.reply(
-            requests_id,
-            Reply::Requests {
-                cursor: None,
-                result: Ok(Page {
-                    items: requests(),
-                    next_cursor: None,
-                }),
-            },
-        );
-        if let (Some(id), Some(gid)) = (members_id, c.state.members.group_id.clone()) {
-            c.reply(
-                id,
-                Reply::Members {
-                    group_id: gid,
-                    cursor: None,
-                    result: Ok(Page {
-                        items: members,
-                        next_cursor: next_cursor.map(str::to_string),
-                    }),
-                },
-            );
-        }
-        c.stream(StreamMsg::Connected);
-        assert!(c.state.in_flight.is_empty(), "{:?}", c.state.in_flight);
+        c.load(BASELINE, groups, requests(), members, next_cursor);
         c
-    }
-}
-
-fn hello(app_admin: bool) -> Reply {
-    Reply::Hello(Ok(Hello {
-        me: Me {
-            user_id: ME.into(),
-            app_admin,
-        },
-        last_event_id: BASELINE,
-    }))
-}
-
-fn calls(out: &[Cmd]) -> Vec<(u64, Call)> {
-    out.iter()
-        .filter_map(|c| match c {
-            Cmd::Call { id, call } => Some((*id, call.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The one call in `out` (and nothing else of note).
-fn only_call(out: Vec<Cmd>) -> (u64, Call) {
-    let found = calls(&out);
-    assert_eq!(found.len(), 1, "expected one call, got {out:?}");
-    found.into_iter().next().expect("one call")
-}
-
-fn call_id(out: &[Cmd], pred: impl Fn(&Call) -> bool) -> u64 {
-    let ids: Vec<u64> = calls(out)
-        .into_iter()
-        .filter(|(_, c)| pred(c))
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(ids.len(), 1, "expected one such call in {out:?}");
-    ids[0]
-}
-
-fn no_calls(out: &[Cmd]) {
-    assert!(calls(out).is_empty(), "expected no call, got {out:?}");
-}
-
-fn exits(out: &[Cmd]) -> bool {
-    out.contains(&Cmd::Exit)
-}
-
-fn done_ok(outcome: Outcome) -> Reply {
-    Reply::Done(Ok(outcome))
-}
-
-fn members_page(
-    gid: &str,
-    cursor: Option<&str>,
-    items: Vec<MemberInfo>,
-    next: Option<&str>,
-) -> Reply {
-    Reply::Members {
-        group_id: gid.into(),
-        cursor: cursor.map(str::to_string),
-        result: Ok(Page {
-            items,
-            next_cursor: next.map(str::to_string),
-        }),
     }
 }
 
@@ -471,7 +154,7 @@ fn start_greets_then_follows_events_and_loads_groups_and_requests() {
     assert_eq!(c.state.requests.list.load, Load::Loading);
     assert_eq!(c.state.members.list.load, Load::Idle);
 
-    let out = c.reply(1, hello(false));
+    let out = c.reply(1, hello(false, BASELINE));
     assert!(
         out.contains(&Cmd::Follow {
             after: 0,
@@ -479,9 +162,8 @@ fn start_greets_then_follows_events_and_loads_groups_and_requests() {
         }),
         "{out:?}"
     );
-    let found: Vec<Call> = calls(&out).into_iter().map(|(_, c)| c).collect();
     assert_eq!(
-        found,
+        call_list(&out),
         vec![
             Call::Groups { scope_all: false },
             Call::Requests { cursor: None }
@@ -495,16 +177,7 @@ fn start_greets_then_follows_events_and_loads_groups_and_requests() {
 fn an_app_admin_follows_every_event_from_a_bounded_history() {
     let mut c = Console::new(false);
     start(&mut c.state);
-    let out = c.reply(
-        1,
-        Reply::Hello(Ok(Hello {
-            me: Me {
-                user_id: ME.into(),
-                app_admin: true,
-            },
-            last_event_id: 5_000,
-        })),
-    );
+    let out = c.reply(1, hello(true, 5_000));
     let follow = out
         .iter()
         .find(|c| matches!(c, Cmd::Follow { .. }))
@@ -538,14 +211,14 @@ fn a_refused_identity_is_shown_as_refused() {
     );
     assert!(matches!(c.state.connection, Connection::Refused(_)));
     assert_eq!(c.last_note().level, Level::Error);
-    assert!(c.last_note().text.contains("UserSig expired"));
+    c.assert_note_mentions("UserSig expired");
 }
 
 #[test]
 fn replies_fill_the_panes_and_tell_loading_ready_and_failed_apart() {
     let mut c = Console::new(false);
     start(&mut c.state);
-    let out = c.reply(1, hello(false));
+    let out = c.reply(1, hello(false, BASELINE));
     let groups_id = call_id(&out, |c| matches!(c, Call::Groups { .. }));
     let requests_id = call_id(&out, |c| matches!(c, Call::Requests { .. }));
 
@@ -556,13 +229,7 @@ fn replies_fill_the_panes_and_tell_loading_ready_and_failed_apart() {
     // The first group is selected and its members are asked for.
     assert_eq!(c.state.groups.cursor, 0);
     let (members_id, call) = only_call(out);
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "rust-guild".into(),
-            cursor: None
-        }
-    );
+    assert_eq!(call, read_members("rust-guild", None));
     assert_eq!(c.state.members.group_id.as_deref(), Some("rust-guild"));
     assert_eq!(c.state.members.list.load, Load::Loading);
 
@@ -571,11 +238,7 @@ fn replies_fill_the_panes_and_tell_loading_ready_and_failed_apart() {
         requests_id,
         Reply::Requests {
             cursor: None,
-            result: Err(CallError {
-                code: None,
-                status: None,
-                message: "connection refused".into(),
-            }),
+            result: Err(transport_error("connection refused")),
         },
     );
     assert_eq!(
@@ -594,7 +257,7 @@ fn replies_fill_the_panes_and_tell_loading_ready_and_failed_apart() {
 fn a_failed_group_read_is_an_error_and_the_pane_says_failed() {
     let mut c = Console::new(false);
     start(&mut c.state);
-    let out = c.reply(1, hello(false));
+    let out = c.reply(1, hello(false, BASELINE));
     let groups_id = call_id(&out, |c| matches!(c, Call::Groups { .. }));
     c.reply(
         groups_id,
@@ -629,19 +292,10 @@ fn requests_already_decided_or_not_mine_to_decide_stay_out_of_the_inbox() {
     handled.status = "accepted".into();
     let mut own = request(21, "kernel", "Kernel", ME, "let me in");
     own.can_decide = false;
+    let yan = request(22, "rust-guild", "Rust Guild 🦀", "yan", "");
     c.reply(
         requests_id,
-        Reply::Requests {
-            cursor: None,
-            result: Ok(Page {
-                items: vec![
-                    handled,
-                    own,
-                    request(22, "rust-guild", "Rust Guild 🦀", "yan", ""),
-                ],
-                next_cursor: None,
-            }),
-        },
+        requests_page(None, vec![handled, own, yan], None),
     );
     assert_eq!(c.request_ids(), vec![22]);
 }
@@ -653,21 +307,9 @@ fn moving_in_groups_selects_a_group_and_the_latest_members_read_wins() {
     let mut c = Console::loaded();
     assert_eq!(c.state.focus, Pane::Groups);
     let (first, call) = only_call(c.press('j'));
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "coffee-chat".into(),
-            cursor: None
-        }
-    );
+    assert_eq!(call, read_members("coffee-chat", None));
     let (second, call) = only_call(c.press('j'));
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "platform-team".into(),
-            cursor: None
-        }
-    );
+    assert_eq!(call, read_members("platform-team", None));
     assert_eq!(c.state.members.group_id.as_deref(), Some("platform-team"));
     assert_eq!(c.state.members.list.load, Load::Loading);
     // Only the newest read is in flight.
@@ -721,20 +363,15 @@ fn moving_within_the_same_group_asks_nothing() {
     assert_eq!(c.state.groups.cursor, 0);
 }
 
+/// Row `i` of the Groups pane is on screen.
+fn group_in_view(c: &Console, i: usize) -> bool {
+    let offset = c.state.groups.offset;
+    offset <= i && i < offset + c.state.rows(Pane::Groups)
+}
+
 #[test]
 fn movement_keys_move_top_bottom_and_by_page() {
-    let many: Vec<GroupInfo> = (0..30)
-        .map(|i| {
-            group(
-                &format!("g{i:02}"),
-                &format!("Group {i}"),
-                GroupType::Public,
-                Some(Role::Member),
-                3,
-            )
-        })
-        .collect();
-    let mut c = Console::loaded_with(false, many, vec![], None);
+    let mut c = Console::loaded_with(false, numbered_groups(30), vec![], None);
     let rows = c.state.rows(Pane::Groups);
     assert!(rows > 1 && rows < 30, "rows {rows}");
 
@@ -759,7 +396,7 @@ fn movement_keys_move_top_bottom_and_by_page() {
     c.press('G');
     assert_eq!(c.state.groups.cursor, 29);
     // The selection stays on screen.
-    assert!(c.state.groups.offset <= 29 && 29 < c.state.groups.offset + rows);
+    assert!(group_in_view(&c, 29));
     assert_eq!(c.state.members.group_id.as_deref(), Some("g29"));
     c.press('g');
     assert_eq!(c.state.groups.cursor, 0);
@@ -791,9 +428,9 @@ fn focus_keys_pick_and_cycle_panes() {
     c.code(KeyCode::Tab);
     assert_eq!(c.state.focus, Pane::Groups);
     // Shift-Tab arrives as BackTab with Shift.
-    c.key(press_event(KeyCode::BackTab, KeyModifiers::SHIFT));
+    c.key(back_tab());
     assert_eq!(c.state.focus, Pane::Events);
-    c.key(press_event(KeyCode::BackTab, KeyModifiers::SHIFT));
+    c.key(back_tab());
     assert_eq!(c.state.focus, Pane::Requests);
     // Enter on a group opens its members.
     c.press('1');
@@ -822,13 +459,7 @@ fn members_page_in_as_the_cursor_nears_the_end() {
     // One next-page call, with the cursor, asked before the last row.
     assert_eq!(asked.len(), 1, "{asked:?}");
     let (id, call) = asked[0].clone();
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "rust-guild".into(),
-            cursor: Some("c200".into())
-        }
-    );
+    assert_eq!(call, read_members("rust-guild", Some("c200")));
     assert!(c.state.members.loading_more);
     let at = asked_at.expect("asked");
     assert!(
@@ -855,13 +486,7 @@ fn bottom_loads_one_page_at_a_time_not_everything() {
     let mut c = Console::loaded_with(false, groups(), many_members(0, 200), Some("c200"));
     c.press('2');
     let (id, call) = only_call(c.press('G'));
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "rust-guild".into(),
-            cursor: Some("c200".into())
-        }
-    );
+    assert_eq!(call, read_members("rust-guild", Some("c200")));
     assert_eq!(c.state.members.list.cursor, 199);
     // While the page is out, more G asks nothing.
     no_calls(&c.press('G'));
@@ -881,13 +506,7 @@ fn bottom_loads_one_page_at_a_time_not_everything() {
     assert_eq!(c.state.members.list.cursor, 199);
 
     let (_, call) = only_call(c.press('G'));
-    assert_eq!(
-        call,
-        Call::Members {
-            group_id: "rust-guild".into(),
-            cursor: Some("c400".into())
-        }
-    );
+    assert_eq!(call, read_members("rust-guild", Some("c400")));
 }
 
 #[test]
@@ -898,16 +517,7 @@ fn requests_page_in_with_their_cursor() {
     let page: Vec<JoinRequestInfo> = (100..300)
         .map(|i| request(i, "rust-guild", "Rust Guild 🦀", &format!("user{i}"), ""))
         .collect();
-    c.reply(
-        requests_id,
-        Reply::Requests {
-            cursor: None,
-            result: Ok(Page {
-                items: page,
-                next_cursor: Some("r300".into()),
-            }),
-        },
-    );
+    c.reply(requests_id, requests_page(None, page, Some("r300")));
     c.press('3');
     let (_, call) = only_call(c.press('G'));
     assert_eq!(
@@ -929,10 +539,7 @@ fn slash_filters_the_focused_list_and_esc_clears_it() {
     c.type_text("club");
     assert_eq!(c.state.groups.filter, "club");
     assert_eq!(c.state.groups.len(), 1);
-    assert_eq!(
-        c.state.groups.selected().map(|g| g.group_id.as_str()),
-        Some("book-club")
-    );
+    assert_eq!(c.selected_group(), Some("book-club"));
     // Enter keeps the filter, closes the input.
     c.code(KeyCode::Enter);
     assert!(c.state.filter_input.is_none());
@@ -941,10 +548,7 @@ fn slash_filters_the_focused_list_and_esc_clears_it() {
     c.code(KeyCode::Esc);
     assert_eq!(c.state.groups.filter, "");
     assert_eq!(c.state.groups.len(), 5);
-    assert_eq!(
-        c.state.groups.selected().map(|g| g.group_id.as_str()),
-        Some("book-club")
-    );
+    assert_eq!(c.selected_group(), Some("book-club"));
 }
 
 #[test]
@@ -983,10 +587,7 @@ fn the_filter_moving_the_group_selection_shows_that_groups_members() {
     let mut c = Console::loaded();
     c.press('/');
     let out = c.type_text("coffee");
-    assert_eq!(
-        c.state.groups.selected().map(|g| g.group_id.as_str()),
-        Some("coffee-chat")
-    );
+    assert_eq!(c.selected_group(), Some("coffee-chat"));
     // The Members pane follows the Groups selection.
     assert_eq!(
         c.state.members.group_id.as_deref(),
@@ -1003,25 +604,11 @@ fn approve_decides_the_selected_request() {
     let mut c = Console::loaded();
     c.press('3');
     let (id, call) = only_call(c.press('a'));
-    assert_eq!(
-        call,
-        Call::Decide {
-            request_ids: vec![7],
-            accept: true,
-            reason: None
-        }
-    );
+    assert_eq!(call, approve(&[7]));
     assert_eq!(c.state.changes_in_flight(), 1);
-    c.reply(
-        id,
-        done_ok(Outcome::Decided {
-            accepted: true,
-            count: 1,
-            failed: vec![],
-        }),
-    );
+    c.reply(id, approved(1));
     assert_eq!(c.last_note().level, Level::Success);
-    assert!(c.last_note().text.contains("approved"));
+    c.assert_note_mentions("approved");
     assert_eq!(c.state.changes_in_flight(), 0);
 }
 
@@ -1031,11 +618,7 @@ fn approve_outside_the_requests_pane_says_where_it_works() {
     let out = c.press('a');
     no_calls(&out);
     assert_eq!(c.last_note().level, Level::Info);
-    assert!(
-        c.last_note().text.contains("Requests"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("Requests");
 }
 
 #[test]
@@ -1044,28 +627,18 @@ fn reject_asks_for_a_reason_then_refuses_with_it() {
     c.press('3');
     c.press('j');
     no_calls(&c.press('r'));
-    match &c.state.popup {
-        Some(Popup::Form(f)) => {
-            assert_eq!(
-                f.kind,
-                FormKind::Reject {
-                    request_ids: vec![8]
-                }
-            );
-            assert!(f.title.contains("frank"), "{}", f.title);
-        }
-        other => panic!("expected the reason form, got {other:?}"),
-    }
-    c.type_text("Please introduce yourself");
-    let (_, call) = only_call(c.code(KeyCode::Enter));
+    // The reason form, for frank's request.
+    let form = c.form();
     assert_eq!(
-        call,
-        Call::Decide {
-            request_ids: vec![8],
-            accept: false,
-            reason: Some("Please introduce yourself".into())
+        form.kind,
+        FormKind::Reject {
+            request_ids: vec![8]
         }
     );
+    assert!(form.title.contains("frank"), "{}", form.title);
+    c.type_text("Please introduce yourself");
+    let (_, call) = only_call(c.code(KeyCode::Enter));
+    assert_eq!(call, reject(&[8], Some("Please introduce yourself")));
     assert!(c.state.popup.is_none());
 }
 
@@ -1078,14 +651,7 @@ fn reject_without_a_reason_and_esc_cancels() {
     assert!(c.state.popup.is_none());
     c.press('r');
     let (_, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::Decide {
-            request_ids: vec![7],
-            accept: false,
-            reason: None
-        }
-    );
+    assert_eq!(call, reject(&[7], None));
 }
 
 #[test]
@@ -1096,42 +662,21 @@ fn space_marks_several_and_one_call_decides_them_all() {
     assert_eq!(c.state.requests.list.cursor, 1, "Space moves on");
     c.press('j');
     c.press(' ');
-    assert_eq!(
-        c.state.requests.marked.iter().copied().collect::<Vec<_>>(),
-        vec![7, 9]
-    );
+    assert_eq!(c.marked(), vec![7, 9]);
     // Space again on a marked one unmarks it.
     c.press('k');
     c.press(' ');
     c.press('k');
     c.press('k');
     c.press(' ');
-    assert_eq!(
-        c.state.requests.marked.iter().copied().collect::<Vec<_>>(),
-        vec![8, 9],
-        "7 unmarked, 8 marked"
-    );
+    assert_eq!(c.marked(), vec![8, 9], "7 unmarked, 8 marked");
     c.press('g');
     c.press(' ');
     let (id, call) = only_call(c.press('a'));
-    assert_eq!(
-        call,
-        Call::Decide {
-            request_ids: vec![7, 8, 9],
-            accept: true,
-            reason: None
-        }
-    );
-    c.reply(
-        id,
-        done_ok(Outcome::Decided {
-            accepted: true,
-            count: 3,
-            failed: vec![],
-        }),
-    );
+    assert_eq!(call, approve(&[7, 8, 9]));
+    c.reply(id, approved(3));
     assert!(c.state.requests.marked.is_empty());
-    assert!(c.last_note().text.contains("3"), "{}", c.last_note().text);
+    c.assert_note_mentions("3");
 }
 
 #[test]
@@ -1141,15 +686,12 @@ fn marked_requests_are_rejected_together_and_esc_clears_marks() {
     c.press(' ');
     c.press(' ');
     c.press('r');
-    match &c.state.popup {
-        Some(Popup::Form(f)) => assert_eq!(
-            f.kind,
-            FormKind::Reject {
-                request_ids: vec![7, 8]
-            }
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        c.form().kind,
+        FormKind::Reject {
+            request_ids: vec![7, 8]
+        }
+    );
     c.code(KeyCode::Esc);
     assert_eq!(c.state.requests.marked.len(), 2);
     c.code(KeyCode::Esc);
@@ -1172,11 +714,7 @@ fn a_partly_failed_decision_keeps_an_error_that_names_the_request() {
         }),
     );
     assert_eq!(c.last_note().level, Level::Error);
-    assert!(
-        c.last_note().text.contains("request 8"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("request 8");
     assert!(c.state.sticky_error.is_some());
 }
 
@@ -1243,22 +781,20 @@ fn leave_confirmed_by_moving_to_yes_then_enter() {
 fn disband_needs_the_group_id_typed_exactly() {
     let mut c = Console::loaded();
     no_calls(&c.press('D'));
-    assert!(matches!(
-        &c.state.popup,
-        Some(Popup::Form(f)) if f.kind == FormKind::Disband { group_id: "rust-guild".into() }
-    ));
+    assert_eq!(
+        c.form().kind,
+        FormKind::Disband {
+            group_id: "rust-guild".into()
+        }
+    );
     c.type_text("rust-guil");
     no_calls(&c.code(KeyCode::Enter));
-    match &c.state.popup {
-        Some(Popup::Form(f)) => {
-            assert!(
-                f.error.as_deref().unwrap_or("").contains("rust-guild"),
-                "{:?}",
-                f.error
-            );
-        }
-        other => panic!("the form stays open after a wrong ID, got {other:?}"),
-    }
+    // The form stays open after a wrong ID and says which one it wants.
+    let error = &c.form().error;
+    assert!(
+        error.as_deref().unwrap_or("").contains("rust-guild"),
+        "{error:?}"
+    );
     c.press('d');
     let (_, call) = only_call(c.code(KeyCode::Enter));
     assert_eq!(
@@ -1285,23 +821,10 @@ fn join_option_picker_sets_the_chosen_option() {
     }
     c.press('j');
     let (id, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::SetOption {
-            group_id: "rust-guild".into(),
-            option: AddOption::Any
-        }
-    );
-    c.reply(
-        id,
-        done_ok(Outcome::OptionSet {
-            group_id: "rust-guild".into(),
-            option: AddOption::Any,
-            changed: true,
-        }),
-    );
+    assert_eq!(call, set_option("rust-guild", AddOption::Any));
+    c.reply(id, option_set("rust-guild", AddOption::Any, true));
     assert_eq!(c.last_note().level, Level::Success);
-    assert!(c.last_note().text.contains("Any"));
+    c.assert_note_mentions("Any");
     // Esc closes the picker without a call.
     c.press('o');
     no_calls(&c.code(KeyCode::Esc));
@@ -1325,11 +848,7 @@ fn group_keys_in_the_requests_pane_say_where_they_work() {
     c.press('3');
     no_calls(&c.press('D'));
     assert!(c.state.popup.is_none());
-    assert!(
-        c.last_note().text.contains("Groups"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("Groups");
 }
 
 #[test]
@@ -1371,11 +890,7 @@ fn kick_asks_then_kicks_the_selected_member() {
             user: "carol".into(),
         }),
     );
-    assert!(
-        c.last_note().text.contains("kicked carol"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("kicked carol");
 }
 
 #[test]
@@ -1384,11 +899,7 @@ fn kicking_myself_points_to_leave_instead() {
     c.press('2');
     no_calls(&c.press('x'));
     assert!(c.state.popup.is_none());
-    assert!(
-        c.last_note().text.contains("quit (L)"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("quit (L)");
 }
 
 #[test]
@@ -1398,33 +909,15 @@ fn m_toggles_admin_and_refuses_the_owner() {
     // alice owns the group.
     no_calls(&c.press('m'));
     assert_eq!(c.last_note().level, Level::Info);
-    assert!(
-        c.last_note().text.contains("owns"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("owns");
     // bob is an admin: revoke.
     c.press('j');
     let (_, call) = only_call(c.press('m'));
-    assert_eq!(
-        call,
-        Call::SetRole {
-            group_id: "rust-guild".into(),
-            user: "bob".into(),
-            role: Role::Member
-        }
-    );
+    assert_eq!(call, set_role("rust-guild", "bob", Role::Member));
     // carol is a member: grant.
     c.press('j');
     let (id, call) = only_call(c.press('m'));
-    assert_eq!(
-        call,
-        Call::SetRole {
-            group_id: "rust-guild".into(),
-            user: "carol".into(),
-            role: Role::Admin
-        }
-    );
+    assert_eq!(call, set_role("rust-guild", "carol", Role::Admin));
     c.reply(
         id,
         done_ok(Outcome::RoleSet {
@@ -1434,11 +927,7 @@ fn m_toggles_admin_and_refuses_the_owner() {
             changed: true,
         }),
     );
-    assert!(
-        c.last_note().text.contains("carol is now an admin"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("carol is now an admin");
 }
 
 #[test]
@@ -1446,11 +935,7 @@ fn member_keys_outside_the_members_pane_say_where_they_work() {
     let mut c = Console::loaded();
     no_calls(&c.press('x'));
     no_calls(&c.press('m'));
-    assert!(
-        c.last_note().text.contains("Members"),
-        "{}",
-        c.last_note().text
-    );
+    c.assert_note_mentions("Members");
 }
 
 // ---- forms: join, invite, create ----
@@ -1459,21 +944,15 @@ fn member_keys_outside_the_members_pane_say_where_they_work() {
 fn join_form_sends_the_id_and_message() {
     let mut c = Console::loaded();
     no_calls(&c.press('J'));
-    assert!(matches!(&c.state.popup, Some(Popup::Form(f)) if f.kind == FormKind::Join));
+    assert_eq!(c.form().kind, FormKind::Join);
     // An empty ID is refused in the form.
     no_calls(&c.code(KeyCode::Enter));
-    assert!(matches!(&c.state.popup, Some(Popup::Form(f)) if f.error.is_some()));
+    assert!(c.form().error.is_some());
     c.type_text("@TGS#2XYZ");
     c.code(KeyCode::Tab);
     c.type_text("hello there");
     let (id, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::Join {
-            group_id: "@TGS#2XYZ".into(),
-            message: Some("hello there".into())
-        }
-    );
+    assert_eq!(call, join_group("@TGS#2XYZ", Some("hello there")));
     assert!(c.state.popup.is_none());
     c.reply(
         id,
@@ -1485,21 +964,13 @@ fn join_form_sends_the_id_and_message() {
             },
         }),
     );
-    assert!(c.last_note().text.contains("77"), "{}", c.last_note().text);
+    c.assert_note_mentions("77");
 }
 
 #[test]
 fn joining_then_the_member_joined_event_adds_the_group() {
     let mut c = Console::loaded();
-    let out = c.event(ev(
-        101,
-        "kernel",
-        EventKind::MemberJoined,
-        ME,
-        &[ME],
-        json!({"via": "join", "member_count": 6}),
-    ));
-    let (id, call) = only_call(out);
+    let (id, call) = only_call(c.event(joined(101, "kernel", ME, 6)));
     assert_eq!(
         call,
         Call::Group {
@@ -1526,10 +997,12 @@ fn joining_then_the_member_joined_event_adds_the_group() {
 fn invite_form_splits_the_ids() {
     let mut c = Console::loaded();
     no_calls(&c.press('i'));
-    assert!(matches!(
-        &c.state.popup,
-        Some(Popup::Form(f)) if f.kind == FormKind::Invite { group_id: "rust-guild".into() }
-    ));
+    assert_eq!(
+        c.form().kind,
+        FormKind::Invite {
+            group_id: "rust-guild".into()
+        }
+    );
     c.type_text("bob, carol  dave,bob");
     let (id, call) = only_call(c.code(KeyCode::Enter));
     assert_eq!(
@@ -1576,18 +1049,14 @@ fn invite_form_splits_the_ids() {
 fn create_form_refuses_an_empty_name_then_creates() {
     let mut c = Console::loaded();
     no_calls(&c.press('c'));
-    match &c.state.popup {
-        Some(Popup::Form(f)) => {
-            assert_eq!(f.kind, FormKind::Create);
-            assert_eq!(f.fields[f.focus].label, "Name", "the name is asked first");
-        }
-        other => panic!("{other:?}"),
-    }
+    let form = c.form();
+    assert_eq!(form.kind, FormKind::Create);
+    assert_eq!(
+        form.fields[form.focus].label, "Name",
+        "the name is asked first"
+    );
     no_calls(&c.code(KeyCode::Enter));
-    match &c.state.popup {
-        Some(Popup::Form(f)) => assert!(f.error.is_some(), "an empty name is refused"),
-        other => panic!("the form stays open, got {other:?}"),
-    }
+    assert!(c.form().error.is_some(), "an empty name is refused");
     c.type_text("Book club 读书");
     let (id, call) = only_call(c.code(KeyCode::Enter));
     assert_eq!(
@@ -1612,7 +1081,7 @@ fn create_form_refuses_an_empty_name_then_creates() {
             name: "Book club 读书".into(),
         }),
     );
-    assert!(c.last_note().text.contains("@TGS#2NEW"));
+    c.assert_note_mentions("@TGS#2NEW");
 }
 
 #[test]
@@ -1620,7 +1089,7 @@ fn create_form_fields_type_id_and_option() {
     let mut c = Console::loaded();
     c.press('c');
     // Back to the type choice, pick Community by its letter.
-    c.key(press_event(KeyCode::BackTab, KeyModifiers::SHIFT));
+    c.key(back_tab());
     c.press('c');
     c.code(KeyCode::Tab);
     c.type_text("Makers");
@@ -1628,11 +1097,8 @@ fn create_form_fields_type_id_and_option() {
     c.type_text("@TGS#_makers2");
     c.code(KeyCode::Tab);
     c.code(KeyCode::Right);
-    match &c.state.popup {
-        Some(Popup::Form(f)) => match &f.fields[3].value {
-            FieldValue::Choice { options, index } => assert_eq!(options[*index], "Any"),
-            other => panic!("{other:?}"),
-        },
+    match &c.form().fields[3].value {
+        FieldValue::Choice { options, index } => assert_eq!(options[*index], "Any"),
         other => panic!("{other:?}"),
     }
     let (_, call) = only_call(c.code(KeyCode::Enter));
@@ -1653,8 +1119,10 @@ fn create_form_refuses_a_name_over_30_bytes() {
     c.press('c');
     c.type_text("读书会读书会读书会读书会"); // 12 CJK characters = 36 bytes
     no_calls(&c.code(KeyCode::Enter));
+    let error = &c.form().error;
     assert!(
-        matches!(&c.state.popup, Some(Popup::Form(f)) if f.error.as_deref().is_some_and(|e| e.contains("30")))
+        error.as_deref().is_some_and(|e| e.contains("30")),
+        "{error:?}"
     );
 }
 
@@ -1667,13 +1135,7 @@ fn command_line_join_with_a_message() {
     assert!(c.state.command.is_some());
     c.type_text("join @TGS#2ABC hello there");
     let (_, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::Join {
-            group_id: "@TGS#2ABC".into(),
-            message: Some("hello there".into())
-        }
-    );
+    assert_eq!(call, join_group("@TGS#2ABC", Some("hello there")));
     assert!(c.state.command.is_none());
     assert_eq!(c.state.command_history, vec!["join @TGS#2ABC hello there"]);
 }
@@ -1681,16 +1143,11 @@ fn command_line_join_with_a_message() {
 #[test]
 fn command_line_option_sets_the_selected_groups_join_option() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("option forbid");
-    let out = c.code(KeyCode::Enter);
+    let out = c.command("option forbid");
     let notes: Vec<&str> = c.state.notes.iter().map(|n| n.text.as_str()).collect();
     assert_eq!(
-        calls(&out).into_iter().map(|(_, c)| c).collect::<Vec<_>>(),
-        vec![Call::SetOption {
-            group_id: "rust-guild".into(),
-            option: AddOption::Forbid
-        }],
+        call_list(&out),
+        vec![set_option("rust-guild", AddOption::Forbid)],
         "notes: {notes:?}"
     );
 }
@@ -1698,32 +1155,20 @@ fn command_line_option_sets_the_selected_groups_join_option() {
 #[test]
 fn command_line_option_accepts_the_sdk_spelling() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("option Forbid");
-    let (_, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::SetOption {
-            group_id: "rust-guild".into(),
-            option: AddOption::Forbid
-        }
-    );
+    let (_, call) = only_call(c.command("option Forbid"));
+    assert_eq!(call, set_option("rust-guild", AddOption::Forbid));
 }
 
 #[test]
 fn command_line_create_invite_kick_quit_group_and_disband() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("create Public Night owls");
-    let (_, call) = only_call(c.code(KeyCode::Enter));
+    let (_, call) = only_call(c.command("create Public Night owls"));
     assert!(
         matches!(&call, Call::Create(r) if r.name == "Night owls" && r.group_type == GroupType::Public),
         "{call:?}"
     );
 
-    c.press(':');
-    c.type_text("invite bob carol");
-    let (_, call) = only_call(c.code(KeyCode::Enter));
+    let (_, call) = only_call(c.command("invite bob carol"));
     assert_eq!(
         call,
         Call::Invite {
@@ -1733,9 +1178,7 @@ fn command_line_create_invite_kick_quit_group_and_disband() {
     );
 
     // :kick asks first, like x.
-    c.press(':');
-    c.type_text("kick carol");
-    no_calls(&c.code(KeyCode::Enter));
+    no_calls(&c.command("kick carol"));
     assert!(matches!(
         &c.state.popup,
         Some(Popup::Confirm { call: Call::Kick { user, .. }, yes: false, .. }) if user == "carol"
@@ -1744,30 +1187,26 @@ fn command_line_create_invite_kick_quit_group_and_disband() {
 
     // :quit-group asks like L, :disband opens the typed-ID form like D, from any pane.
     c.press('3');
-    c.press(':');
-    c.type_text("quit-group");
-    no_calls(&c.code(KeyCode::Enter));
+    no_calls(&c.command("quit-group"));
     assert!(matches!(
         &c.state.popup,
         Some(Popup::Confirm { call: Call::Leave { group_id }, .. }) if group_id == "rust-guild"
     ));
     assert_eq!(c.state.focus, Pane::Requests);
     c.code(KeyCode::Esc);
-    c.press(':');
-    c.type_text("disband");
-    no_calls(&c.code(KeyCode::Enter));
-    assert!(matches!(
-        &c.state.popup,
-        Some(Popup::Form(f)) if f.kind == FormKind::Disband { group_id: "rust-guild".into() }
-    ));
+    no_calls(&c.command("disband"));
+    assert_eq!(
+        c.form().kind,
+        FormKind::Disband {
+            group_id: "rust-guild".into()
+        }
+    );
 }
 
 #[test]
 fn command_line_create_accepts_a_lowercase_type() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("create public Night owls");
-    let out = c.code(KeyCode::Enter);
+    let out = c.command("create public Night owls");
     let notes: Vec<&str> = c.state.notes.iter().map(|n| n.text.as_str()).collect();
     let found = calls(&out);
     assert_eq!(found.len(), 1, "notes: {notes:?}");
@@ -1777,61 +1216,34 @@ fn command_line_create_accepts_a_lowercase_type() {
 #[test]
 fn unknown_command_is_an_error_note() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("frobnicate now");
-    no_calls(&c.code(KeyCode::Enter));
+    no_calls(&c.command("frobnicate now"));
     let n = c.last_note();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("unknown command :frobnicate"), "{}", n.text);
     assert!(n.text.contains("join"), "lists the commands: {}", n.text);
     // A usage mistake says how to use it.
     c.code(KeyCode::Esc);
-    c.press(':');
-    c.type_text("join");
-    no_calls(&c.code(KeyCode::Enter));
-    assert!(
-        c.last_note().text.contains("usage: :join"),
-        "{}",
-        c.last_note().text
-    );
+    no_calls(&c.command("join"));
+    c.assert_note_mentions("usage: :join");
 }
 
 #[test]
 fn command_line_history_comes_back_with_up() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("join g1 first");
-    c.code(KeyCode::Enter);
-    c.press(':');
-    c.type_text("join g2");
-    c.code(KeyCode::Enter);
+    c.command("join g1 first");
+    c.command("join g2");
     assert_eq!(c.state.command_history, vec!["join g1 first", "join g2"]);
 
     c.press(':');
     c.code(KeyCode::Up);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join g2")
-    );
+    assert_eq!(c.command_input(), Some("join g2"));
     c.code(KeyCode::Up);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join g1 first")
-    );
+    assert_eq!(c.command_input(), Some("join g1 first"));
     c.code(KeyCode::Down);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join g2")
-    );
+    assert_eq!(c.command_input(), Some("join g2"));
     // Enter runs the recalled line.
     let (_, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::Join {
-            group_id: "g2".into(),
-            message: None
-        }
-    );
+    assert_eq!(call, join_group("g2", None));
     // Running the same line again does not repeat it in the history.
     assert_eq!(c.state.command_history.len(), 2);
 }
@@ -1842,40 +1254,20 @@ fn tab_completes_command_names_and_group_ids() {
     c.press(':');
     c.type_text("jo");
     c.code(KeyCode::Tab);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join ")
-    );
+    assert_eq!(c.command_input(), Some("join "));
     c.type_text("co");
     c.code(KeyCode::Tab);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join coffee-chat ")
-    );
+    assert_eq!(c.command_input(), Some("join coffee-chat "));
     let (_, call) = only_call(c.code(KeyCode::Enter));
-    assert_eq!(
-        call,
-        Call::Join {
-            group_id: "coffee-chat".into(),
-            message: None
-        }
-    );
+    assert_eq!(call, join_group("coffee-chat", None));
 
     // Several candidates: Tab cycles through them.
     c.press(':');
     c.press('q');
     c.code(KeyCode::Tab);
-    let first = c
-        .state
-        .command
-        .as_ref()
-        .map(|cl| cl.input.value().to_string());
+    let first = c.command_input().map(str::to_string);
     c.code(KeyCode::Tab);
-    let second = c
-        .state
-        .command
-        .as_ref()
-        .map(|cl| cl.input.value().to_string());
+    let second = c.command_input().map(str::to_string);
     let mut seen = vec![first.unwrap_or_default(), second.unwrap_or_default()];
     seen.sort();
     assert_eq!(seen, vec!["quit", "quit-group"]);
@@ -1889,10 +1281,7 @@ fn tab_completes_command_names_and_group_ids() {
     c.press(':');
     c.type_text("join @");
     c.code(KeyCode::Tab);
-    assert_eq!(
-        c.state.command.as_ref().map(|cl| cl.input.value()),
-        Some("join @TGS#_makers ")
-    );
+    assert_eq!(c.command_input(), Some("join @TGS#_makers "));
 }
 
 #[test]
@@ -1931,9 +1320,7 @@ fn question_mark_opens_help_and_esc_or_question_mark_closes_it() {
 #[test]
 fn messages_popup_lists_notes_and_dismisses_the_sticky_error() {
     let mut c = Console::loaded();
-    c.press(':');
-    c.type_text("nope");
-    c.code(KeyCode::Enter);
+    c.command("nope");
     assert!(c.state.sticky_error.is_some());
     c.press('M');
     assert!(matches!(c.state.popup, Some(Popup::Messages { .. })));
@@ -2035,7 +1422,7 @@ fn key_releases_are_ignored() {
 
 #[test]
 fn read_only_refuses_every_changing_key_without_a_call() {
-    let mut c = Console::loaded_with(true, groups(), guild_members(), None);
+    let mut c = Console::loaded_read_only();
     // (pane to focus, key)
     let cases = [
         ('1', 'c'),
@@ -2072,7 +1459,7 @@ fn read_only_refuses_every_changing_key_without_a_call() {
 
 #[test]
 fn read_only_refuses_changing_commands_but_not_reading_ones() {
-    let mut c = Console::loaded_with(true, groups(), guild_members(), None);
+    let mut c = Console::loaded_read_only();
     for line in [
         "join g1",
         "option Any",
@@ -2082,9 +1469,7 @@ fn read_only_refuses_changing_commands_but_not_reading_ones() {
         "quit-group",
         "invite bob",
     ] {
-        c.press(':');
-        c.type_text(line);
-        no_calls(&c.code(KeyCode::Enter));
+        no_calls(&c.command(line));
         assert!(c.state.popup.is_none(), "{line}");
         assert!(
             c.last_note().text.contains("read-only"),
@@ -2093,9 +1478,7 @@ fn read_only_refuses_changing_commands_but_not_reading_ones() {
         );
     }
     // Reading still works: refresh, moving, filtering, help.
-    c.press(':');
-    c.type_text("refresh");
-    assert!(!calls(&c.code(KeyCode::Enter)).is_empty());
+    assert!(!calls(&c.command("refresh")).is_empty());
     c.press('?');
     assert!(matches!(c.state.popup, Some(Popup::Help { .. })));
     c.code(KeyCode::Esc);
@@ -2105,17 +1488,6 @@ fn read_only_refuses_changing_commands_but_not_reading_ones() {
 
 // ---- live events ----
 
-fn joined(id: u64, gid: &str, who: &str, count: u64) -> Event {
-    ev(
-        id,
-        gid,
-        EventKind::MemberJoined,
-        who,
-        &[who],
-        json!({"via": "join", "member_count": count}),
-    )
-}
-
 #[test]
 fn member_joined_quit_and_kicked_update_the_count_and_the_members_pane() {
     let mut c = Console::loaded();
@@ -2124,25 +1496,14 @@ fn member_joined_quit_and_kicked_update_the_count_and_the_members_pane() {
     assert_eq!(c.member_ids(), vec!["alice", "bob", "carol", "dave", "zed"]);
     assert_eq!(c.role_of("zed"), Some(Role::Member));
 
-    c.event(ev(
-        102,
-        "rust-guild",
-        EventKind::MemberQuit,
-        "dave",
-        &["dave"],
-        json!({"member_count": 4}),
-    ));
+    c.event(quit(102, "rust-guild", "dave", 4));
     assert_eq!(c.group("rust-guild").member_count, 4);
     assert_eq!(c.member_ids(), vec!["alice", "bob", "carol", "zed"]);
 
-    c.event(ev(
-        103,
-        "rust-guild",
-        EventKind::MemberKicked,
-        "alice",
-        &["zed"],
-        json!({"reason": "spam", "member_count": 3}),
-    ));
+    c.event(Event {
+        detail: json!({"reason": "spam", "member_count": 3}),
+        ..kicked(103, "rust-guild", "alice", "zed", 3)
+    });
     assert_eq!(c.group("rust-guild").member_count, 3);
     assert_eq!(c.member_ids(), vec!["alice", "bob", "carol"]);
 
@@ -2156,25 +1517,11 @@ fn member_joined_quit_and_kicked_update_the_count_and_the_members_pane() {
 #[test]
 fn my_own_quit_or_kick_removes_the_group_and_its_requests() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "coffee-chat",
-        EventKind::MemberQuit,
-        ME,
-        &[ME],
-        json!({"member_count": 12}),
-    ));
+    c.event(quit(101, "coffee-chat", ME, 12));
     assert!(!c.group_ids().contains(&"coffee-chat".to_string()));
     assert_eq!(c.request_ids(), vec![7, 8]);
 
-    c.event(ev(
-        102,
-        "book-club",
-        EventKind::MemberKicked,
-        "yuki",
-        &[ME],
-        json!({"member_count": 8}),
-    ));
+    c.event(kicked(102, "book-club", "yuki", ME, 8));
     assert_eq!(
         c.group_ids(),
         vec!["rust-guild", "platform-team", "@TGS#_makers"]
@@ -2184,14 +1531,7 @@ fn my_own_quit_or_kick_removes_the_group_and_its_requests() {
 #[test]
 fn quitting_the_shown_group_shows_the_next_groups_members() {
     let mut c = Console::loaded();
-    let out = c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::MemberQuit,
-        ME,
-        &[ME],
-        json!({"member_count": 3}),
-    ));
+    let out = c.event(quit(101, "rust-guild", ME, 3));
     assert!(!c.group_ids().contains(&"rust-guild".to_string()));
     let selected = c.state.groups.selected().map(|g| g.group_id.clone());
     assert_eq!(selected.as_deref(), Some("coffee-chat"));
@@ -2205,14 +1545,7 @@ fn quitting_the_shown_group_shows_the_next_groups_members() {
 #[test]
 fn join_requested_and_handled_keep_the_inbox_and_the_pending_count() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::JoinRequested,
-        "hugo",
-        &["hugo"],
-        json!({"request_id": 50, "kind": "join", "message": "let me in"}),
-    ));
+    c.event(requested(101, "rust-guild", "hugo", 50, "let me in"));
     assert_eq!(c.request_ids(), vec![7, 8, 9, 50]);
     let r = c.state.requests.list.items.last().expect("request");
     assert_eq!(r.applicant, "hugo");
@@ -2221,24 +1554,10 @@ fn join_requested_and_handled_keep_the_inbox_and_the_pending_count() {
     assert_eq!(c.group("rust-guild").pending_requests, Some(3));
 
     // A group where I am a plain member: not mine to decide.
-    c.event(ev(
-        102,
-        "book-club",
-        EventKind::JoinRequested,
-        "ivy",
-        &["ivy"],
-        json!({"request_id": 51, "kind": "join", "message": ""}),
-    ));
+    c.event(requested(102, "book-club", "ivy", 51, ""));
     assert_eq!(c.request_ids(), vec![7, 8, 9, 50]);
 
-    c.event(ev(
-        103,
-        "rust-guild",
-        EventKind::JoinRequestHandled,
-        "bob",
-        &["erin"],
-        json!({"request_id": 7, "decision": "accepted", "by": "bob"}),
-    ));
+    c.event(handled(103, "rust-guild", "bob", "erin", 7, "accepted"));
     assert_eq!(c.request_ids(), vec![8, 9, 50]);
     assert_eq!(c.group("rust-guild").pending_requests, Some(2));
 }
@@ -2249,49 +1568,18 @@ fn a_handled_request_leaves_the_marks_too() {
     c.press('3');
     c.press(' ');
     c.press(' ');
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::JoinRequestHandled,
-        "bob",
-        &["erin"],
-        json!({"request_id": 7, "decision": "refused", "by": "bob"}),
-    ));
-    assert_eq!(
-        c.state.requests.marked.iter().copied().collect::<Vec<_>>(),
-        vec![8]
-    );
+    c.event(handled(101, "rust-guild", "bob", "erin", 7, "refused"));
+    assert_eq!(c.marked(), vec![8]);
     let (_, call) = only_call(c.press('a'));
-    assert_eq!(
-        call,
-        Call::Decide {
-            request_ids: vec![8],
-            accept: true,
-            reason: None
-        }
-    );
+    assert_eq!(call, approve(&[8]));
 }
 
 #[test]
 fn admin_granted_and_revoked_change_role_badges() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::AdminGranted,
-        ME,
-        &["carol"],
-        json!({"role": "Admin"}),
-    ));
+    c.event(granted(101, "rust-guild", ME, "carol"));
     assert_eq!(c.role_of("carol"), Some(Role::Admin));
-    c.event(ev(
-        102,
-        "rust-guild",
-        EventKind::AdminRevoked,
-        ME,
-        &["bob"],
-        json!({"role": "Member"}),
-    ));
+    c.event(revoked(102, "rust-guild", ME, "bob"));
     assert_eq!(c.role_of("bob"), Some(Role::Member));
 }
 
@@ -2303,14 +1591,7 @@ fn losing_admin_takes_that_groups_requests_out_of_the_inbox() {
     c.press('j');
     c.press(' '); // marks 9 (coffee-chat)
     assert!(c.state.requests.marked.contains(&9));
-    c.event(ev(
-        101,
-        "coffee-chat",
-        EventKind::AdminRevoked,
-        "mei",
-        &[ME],
-        json!({"role": "Member"}),
-    ));
+    c.event(revoked(101, "coffee-chat", "mei", ME));
     assert_eq!(c.group("coffee-chat").my_role, Some(Role::Member));
     assert_eq!(c.request_ids(), vec![7, 8]);
     assert!(
@@ -2323,14 +1604,7 @@ fn losing_admin_takes_that_groups_requests_out_of_the_inbox() {
 #[test]
 fn becoming_admin_reloads_the_inbox() {
     let mut c = Console::loaded();
-    let (_, call) = only_call(c.event(ev(
-        101,
-        "book-club",
-        EventKind::AdminGranted,
-        "yuki",
-        &[ME],
-        json!({"role": "Admin"}),
-    )));
+    let (_, call) = only_call(c.event(granted(101, "book-club", "yuki", ME)));
     assert_eq!(call, Call::Requests { cursor: None });
     assert_eq!(c.group("book-club").my_role, Some(Role::Admin));
 }
@@ -2338,14 +1612,7 @@ fn becoming_admin_reloads_the_inbox() {
 #[test]
 fn group_disbanded_removes_the_group_and_its_requests() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::GroupDisbanded,
-        ME,
-        &[],
-        json!({}),
-    ));
+    c.event(disbanded(101, "rust-guild", ME));
     assert!(!c.group_ids().contains(&"rust-guild".to_string()));
     assert_eq!(c.request_ids(), vec![9]);
     assert_ne!(c.state.members.group_id.as_deref(), Some("rust-guild"));
@@ -2356,14 +1623,7 @@ fn a_disbanded_groups_requests_leave_the_marks_too() {
     let mut c = Console::loaded();
     c.press('3');
     c.press(' '); // marks 7 (rust-guild)
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::GroupDisbanded,
-        "bob",
-        &[],
-        json!({}),
-    ));
+    c.event(disbanded(101, "rust-guild", "bob"));
     assert_eq!(c.request_ids(), vec![9]);
     assert!(
         c.state.requests.marked.is_empty(),
@@ -2375,23 +1635,11 @@ fn a_disbanded_groups_requests_leave_the_marks_too() {
 #[test]
 fn group_info_changed_updates_the_join_option_and_name() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::GroupInfoChanged,
-        "bob",
-        &[],
-        json!({"fields": ["add_option"], "add_option": "Forbid"}),
-    ));
+    let option = json!({"fields": ["add_option"], "add_option": "Forbid"});
+    c.event(info_changed(101, "rust-guild", "bob", option));
     assert_eq!(c.group("rust-guild").add_option, AddOption::Forbid);
-    c.event(ev(
-        102,
-        "coffee-chat",
-        EventKind::GroupInfoChanged,
-        "mei",
-        &[],
-        json!({"fields": ["name"], "name": "Tea Time 🍵"}),
-    ));
+    let name = json!({"fields": ["name"], "name": "Tea Time 🍵"});
+    c.event(info_changed(102, "coffee-chat", "mei", name));
     assert_eq!(c.group("coffee-chat").name, "Tea Time 🍵");
     let r = c
         .state
@@ -2407,14 +1655,7 @@ fn group_info_changed_updates_the_join_option_and_name() {
 #[test]
 fn owner_changed_moves_the_star() {
     let mut c = Console::loaded();
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::OwnerChanged,
-        ME,
-        &["bob"],
-        json!({"old_owner": ME, "new_owner": "bob"}),
-    ));
+    c.event(owner_changed(101, "rust-guild", ME, "bob"));
     assert_eq!(c.role_of("bob"), Some(Role::Owner));
     assert_eq!(c.role_of(ME), Some(Role::Member));
     assert_eq!(c.group("rust-guild").my_role, Some(Role::Member));
@@ -2435,86 +1676,21 @@ fn panes(c: &Console) -> [String; 5] {
 fn the_same_event_twice_changes_nothing_more() {
     let events = vec![
         joined(101, "rust-guild", "zed", 5),
-        ev(
+        quit(101, "rust-guild", "dave", 3),
+        kicked(101, "rust-guild", ME, "carol", 3),
+        quit(101, "coffee-chat", ME, 12),
+        requested(101, "rust-guild", "hugo", 50, ""),
+        handled(101, "rust-guild", "bob", "erin", 7, "accepted"),
+        granted(101, "rust-guild", ME, "carol"),
+        revoked(101, "rust-guild", ME, "bob"),
+        disbanded(101, "rust-guild", ME),
+        info_changed(
             101,
             "rust-guild",
-            EventKind::MemberQuit,
-            "dave",
-            &["dave"],
-            json!({"member_count": 3}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::MemberKicked,
             ME,
-            &["carol"],
-            json!({"member_count": 3}),
-        ),
-        ev(
-            101,
-            "coffee-chat",
-            EventKind::MemberQuit,
-            ME,
-            &[ME],
-            json!({"member_count": 12}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::JoinRequested,
-            "hugo",
-            &["hugo"],
-            json!({"request_id": 50, "kind": "join", "message": ""}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::JoinRequestHandled,
-            "bob",
-            &["erin"],
-            json!({"request_id": 7, "decision": "accepted"}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::AdminGranted,
-            ME,
-            &["carol"],
-            json!({}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::AdminRevoked,
-            ME,
-            &["bob"],
-            json!({}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::GroupDisbanded,
-            ME,
-            &[],
-            json!({}),
-        ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::GroupInfoChanged,
-            ME,
-            &[],
             json!({"fields": ["add_option"], "add_option": "Any"}),
         ),
-        ev(
-            101,
-            "rust-guild",
-            EventKind::OwnerChanged,
-            ME,
-            &["bob"],
-            json!({"old_owner": ME, "new_owner": "bob"}),
-        ),
+        owner_changed(101, "rust-guild", ME, "bob"),
     ];
     for e in events {
         let kind = e.kind;
@@ -2525,12 +1701,10 @@ fn the_same_event_twice_changes_nothing_more() {
         no_calls(&out);
         assert_eq!(panes(&c), once, "{kind:?} applied twice");
         // Again after another event in between (a resumed stream replaying).
-        c.event(ev(
+        c.event(info_changed(
             102,
             "platform-team",
-            EventKind::GroupInfoChanged,
             ME,
-            &[],
             json!({"fields": []}),
         ));
         let between = panes(&c);
@@ -2543,14 +1717,7 @@ fn the_same_event_twice_changes_nothing_more() {
 fn a_new_event_already_reflected_in_what_was_read_is_not_counted_twice() {
     let mut c = Console::loaded();
     // erin's request 7 was read with the inbox; its event comes after the baseline.
-    c.event(ev(
-        101,
-        "rust-guild",
-        EventKind::JoinRequested,
-        "erin",
-        &["erin"],
-        json!({"request_id": 7, "kind": "join", "message": "hi"}),
-    ));
+    c.event(requested(101, "rust-guild", "erin", 7, "hi"));
     assert_eq!(c.request_ids(), vec![7, 8, 9]);
     assert_eq!(c.group("rust-guild").pending_requests, Some(2));
     // carol was read with the members.
@@ -2563,23 +1730,9 @@ fn events_at_or_below_the_baseline_only_go_into_the_log() {
     let mut c = Console::loaded();
     let before = panes(&c);
     for id in [40, 99, BASELINE] {
-        no_calls(&c.event(ev(
-            id,
-            "rust-guild",
-            EventKind::MemberQuit,
-            "carol",
-            &["carol"],
-            json!({"member_count": 1}),
-        )));
+        no_calls(&c.event(quit(id, "rust-guild", "carol", 1)));
     }
-    c.event(ev(
-        BASELINE,
-        "coffee-chat",
-        EventKind::GroupDisbanded,
-        "mei",
-        &[],
-        json!({}),
-    ));
+    c.event(disbanded(BASELINE, "coffee-chat", "mei"));
     assert_eq!(
         c.state.log.events.len(),
         3,
@@ -2604,15 +1757,23 @@ fn events_before_the_greeting_are_only_logged() {
 
 // ---- the Events pane ----
 
+/// An event that changes nothing in view: a new notification.
 fn filler(id: u64) -> Event {
-    ev(
-        id,
-        "platform-team",
-        EventKind::GroupInfoChanged,
-        ME,
-        &[],
-        json!({"fields": ["notification"], "notification": format!("note {id}")}),
-    )
+    let detail = json!({"fields": ["notification"], "notification": format!("note {id}")});
+    info_changed(id, "platform-team", ME, detail)
+}
+
+/// Thirty events in the log, the Events pane scrolled back a row, and one
+/// more event since.
+fn paused_with_one_new_event() -> Console {
+    let mut c = Console::loaded();
+    for id in 1..=30 {
+        c.event(filler(BASELINE + id));
+    }
+    c.press('4');
+    c.press('k');
+    c.event(filler(BASELINE + 31));
+    c
 }
 
 #[test]
@@ -2669,13 +1830,7 @@ fn scrolling_up_pauses_counts_new_events_and_bottom_resumes() {
 
 #[test]
 fn esc_in_the_events_pane_returns_to_the_tail() {
-    let mut c = Console::loaded();
-    for id in 1..=30 {
-        c.event(filler(BASELINE + id));
-    }
-    c.press('4');
-    c.press('k');
-    c.event(filler(BASELINE + 31));
+    let mut c = paused_with_one_new_event();
     c.code(KeyCode::Esc);
     assert_eq!((c.state.log.scroll, c.state.log.unseen), (0, 0));
 }
@@ -2691,13 +1846,7 @@ fn a_short_log_cannot_be_scrolled() {
 
 #[test]
 fn leaving_the_paused_view_through_the_filter_forgets_the_unseen_count() {
-    let mut c = Console::loaded();
-    for id in 1..=30 {
-        c.event(filler(BASELINE + id));
-    }
-    c.press('4');
-    c.press('k');
-    c.event(filler(BASELINE + 31));
+    let mut c = paused_with_one_new_event();
     assert_eq!(c.state.log.unseen, 1);
     // Typing a filter jumps back to the tail...
     c.press('/');
@@ -2739,14 +1888,7 @@ fn an_error_stays_with_its_code_until_esc() {
     let mut c = Console::loaded();
     c.press('L');
     let (id, _) = only_call(c.press('y'));
-    c.reply(
-        id,
-        Reply::Done(Err(api_error(
-            10009,
-            403,
-            "the owner cannot quit a Public group — transfer ownership or disband it",
-        ))),
-    );
+    c.reply(id, owner_cannot_quit());
     let n = c.state.current_note().expect("a note").clone();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("10009"), "{}", n.text);
@@ -2779,22 +1921,8 @@ fn an_error_is_not_hidden_by_a_later_success() {
     };
     c.press('o');
     let (option, _) = only_call(c.code(KeyCode::Enter));
-    c.reply(
-        leave,
-        Reply::Done(Err(api_error(
-            10009,
-            403,
-            "the owner cannot quit a Public group",
-        ))),
-    );
-    c.reply(
-        option,
-        done_ok(Outcome::OptionSet {
-            group_id: "rust-guild".into(),
-            option: AddOption::Auth,
-            changed: false,
-        }),
-    );
+    c.reply(leave, owner_cannot_quit());
+    c.reply(option, option_set("rust-guild", AddOption::Auth, false));
     assert_eq!(c.state.current_note().map(|n| n.level), Some(Level::Error));
     // Esc dismisses the error; Esc does not clear anything else on the way.
     c.code(KeyCode::Esc);
@@ -2806,14 +1934,7 @@ fn a_success_fades_after_the_fade_time() {
     let mut c = Console::loaded();
     c.press('o');
     let (id, _) = only_call(c.code(KeyCode::Enter));
-    c.reply(
-        id,
-        done_ok(Outcome::OptionSet {
-            group_id: "rust-guild".into(),
-            option: AddOption::Auth,
-            changed: false,
-        }),
-    );
+    c.reply(id, option_set("rust-guild", AddOption::Auth, false));
     let n = c.state.current_note().expect("shown").clone();
     assert_eq!(n.level, Level::Success);
     assert!(n.text.contains("already"), "{}", n.text);
@@ -2868,20 +1989,12 @@ fn reads_that_failed_while_away_are_retried_on_reconnect() {
         Reply::Members {
             group_id: "coffee-chat".into(),
             cursor: None,
-            result: Err(CallError {
-                code: None,
-                status: None,
-                message: "connection refused".into(),
-            }),
+            result: Err(transport_error("connection refused")),
         },
     );
     assert!(matches!(c.state.members.list.load, Load::Failed(_)));
     let out = c.stream(StreamMsg::Connected);
-    let found: Vec<Call> = calls(&out).into_iter().map(|(_, c)| c).collect();
-    assert!(found.contains(&Call::Members {
-        group_id: "coffee-chat".into(),
-        cursor: None
-    }));
+    assert!(call_list(&out).contains(&read_members("coffee-chat", None)));
 }
 
 #[test]
@@ -2890,16 +2003,12 @@ fn reset_reloads_everything() {
     let out = c.stream(StreamMsg::Reset {
         last_event_id: 5_000,
     });
-    let found: Vec<Call> = calls(&out).into_iter().map(|(_, c)| c).collect();
     assert_eq!(
-        found,
+        call_list(&out),
         vec![
             Call::Groups { scope_all: false },
             Call::Requests { cursor: None },
-            Call::Members {
-                group_id: "rust-guild".into(),
-                cursor: None
-            },
+            read_members("rust-guild", None),
         ]
     );
     assert_eq!(c.state.groups.load, Load::Loading);
@@ -2932,27 +2041,27 @@ fn ctrl_r_rereads_everything() {
 
 // ---- mouse and resize ----
 
+fn mouse(kind: MouseEventKind, (column, row): (u16, u16)) -> Msg {
+    Msg::Mouse(MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
 #[test]
 fn a_click_focuses_a_pane_and_the_wheel_moves_it() {
     let mut c = Console::loaded();
     let areas = c.state.areas();
     let at = |r: ratatui::layout::Rect| (r.x + 2, r.y + 2);
-    let (col, row) = at(areas.requests);
-    c.send(Msg::Mouse(MouseEvent {
-        kind: MouseEventKind::Down(MouseButton::Left),
-        column: col,
-        row,
-        modifiers: KeyModifiers::NONE,
-    }));
+    c.send(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        at(areas.requests),
+    ));
     assert_eq!(c.state.focus, Pane::Requests);
     assert_eq!(c.state.requests.list.cursor, 0, "the first row was clicked");
-    let (col, row) = at(areas.groups);
-    let out = c.send(Msg::Mouse(MouseEvent {
-        kind: MouseEventKind::ScrollDown,
-        column: col,
-        row,
-        modifiers: KeyModifiers::NONE,
-    }));
+    let out = c.send(mouse(MouseEventKind::ScrollDown, at(areas.groups)));
     assert_eq!(
         c.state.focus,
         Pane::Requests,
@@ -2964,29 +2073,16 @@ fn a_click_focuses_a_pane_and_the_wheel_moves_it() {
 
 #[test]
 fn resize_keeps_the_selection_on_screen() {
-    let many: Vec<GroupInfo> = (0..30)
-        .map(|i| {
-            group(
-                &format!("g{i:02}"),
-                "g",
-                GroupType::Public,
-                Some(Role::Member),
-                1,
-            )
-        })
-        .collect();
-    let mut c = Console::loaded_with(false, many, vec![], None);
+    let mut c = Console::loaded_with(false, numbered_groups(30), vec![], None);
     c.press('G');
     c.send(Msg::Resize {
         width: 120,
         height: 40,
     });
-    let rows = c.state.rows(Pane::Groups);
-    assert!(c.state.groups.offset <= 29 && 29 < c.state.groups.offset + rows);
+    assert!(group_in_view(&c, 29));
     c.send(Msg::Resize {
         width: 60,
         height: 16,
     });
-    let rows = c.state.rows(Pane::Groups);
-    assert!(c.state.groups.offset <= 29 && 29 < c.state.groups.offset + rows);
+    assert!(group_in_view(&c, 29));
 }
