@@ -176,6 +176,50 @@ impl<T> ListPane<T> {
         self.scroll_into_view(height);
     }
 
+    /// Appends an item, checking only it against the filter (`needle` is
+    /// the lowercased filter).
+    pub fn push(&mut self, item: T, pred: impl Fn(&T, &str) -> bool) {
+        let index = self.items.len();
+        if let Some(m) = &mut self.matches {
+            let needle = self.filter.to_lowercase();
+            if pred(&item, &needle) {
+                m.push(index);
+            }
+        }
+        self.items.push(item);
+    }
+
+    /// Removes the item at `index`, keeping the filter's rows and the
+    /// cursor's item where they were.
+    pub fn remove(&mut self, index: usize, height: usize) {
+        if index >= self.items.len() {
+            return;
+        }
+        self.items.remove(index);
+        let cursor_item = match &self.matches {
+            Some(m) => m.get(self.cursor).copied(),
+            None => Some(self.cursor),
+        };
+        if let Some(m) = &mut self.matches {
+            if let Ok(pos) = m.binary_search(&index) {
+                m.remove(pos);
+            }
+            for i in m.iter_mut() {
+                if *i > index {
+                    *i -= 1;
+                }
+            }
+        }
+        // A row above the cursor went away: the cursor follows its item.
+        if let Some(c) = cursor_item
+            && c > index
+            && self.cursor > 0
+        {
+            self.cursor -= 1;
+        }
+        self.scroll_into_view(height);
+    }
+
     /// The visible rows from `offset`, at most `height` of them.
     pub fn window(&self, height: usize) -> impl Iterator<Item = (usize, &T)> {
         (self.offset..self.len().min(self.offset + height))
@@ -188,6 +232,8 @@ impl<T> ListPane<T> {
 pub struct MembersPane {
     pub group_id: Option<String>,
     pub list: ListPane<MemberInfo>,
+    /// The user IDs in `list.items`, so pages and live joins never add one twice.
+    pub ids: std::collections::HashSet<String>,
     /// The cursor of the next page; `None` once everything is loaded.
     pub next_cursor: Option<String>,
     /// A page request is out.
@@ -214,6 +260,27 @@ pub struct EventLog {
     /// Events that arrived while scrolled up.
     pub unseen: usize,
     pub filter: String,
+    /// With a filter: the ids of the events it lets through, oldest first
+    /// (kept as events arrive and leave, so no frame scans the log).
+    pub matches: Option<VecDeque<u64>>,
+}
+
+impl EventLog {
+    /// Events shown (after the filter).
+    pub fn shown(&self) -> usize {
+        match &self.matches {
+            Some(m) => m.len(),
+            None => self.events.len(),
+        }
+    }
+
+    /// The event with this id, if still in the log.
+    pub fn by_id(&self, id: u64) -> Option<&Event> {
+        self.events
+            .binary_search_by_key(&id, |e| e.id)
+            .ok()
+            .and_then(|i| self.events.get(i))
+    }
 }
 
 impl Default for EventLog {
@@ -224,6 +291,7 @@ impl Default for EventLog {
             scroll: 0,
             unseen: 0,
             filter: String::new(),
+            matches: None,
         }
     }
 }

@@ -79,14 +79,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Cmd> {
     if !state.exiting {
         select_group(state, &mut out);
     }
-    // Marks only name requests still listed.
-    if !state.requests.marked.is_empty() {
-        let items = &state.requests.list.items;
-        state
-            .requests
-            .marked
-            .retain(|id| items.iter().any(|r| r.id == *id));
-    }
     out
 }
 
@@ -219,6 +211,7 @@ fn on_escape(state: &mut State) {
         Pane::Requests if !state.requests.marked.is_empty() => state.requests.marked.clear(),
         Pane::Events if !state.log.filter.is_empty() => {
             state.log.filter.clear();
+            state.log.matches = None;
             state.log.scroll = 0;
             state.log.unseen = 0;
         }
@@ -598,17 +591,24 @@ fn move_cursor(state: &mut State, delta: isize, out: &mut Vec<Cmd>) {
 
 /// Events that pass the Events pane's filter.
 pub fn visible_events(state: &State) -> usize {
+    state.log.shown()
+}
+
+/// Recomputes which events the Events pane's filter lets through.
+fn refilter_events(state: &mut State) {
     if state.log.filter.is_empty() {
-        state.log.events.len()
-    } else {
-        let needle = state.log.filter.to_lowercase();
-        state
-            .log
-            .events
-            .iter()
-            .filter(|e| event_matches(state, e, &needle))
-            .count()
+        state.log.matches = None;
+        return;
     }
+    let needle = state.log.filter.to_lowercase();
+    let ids: std::collections::VecDeque<u64> = state
+        .log
+        .events
+        .iter()
+        .filter(|e| event_matches(state, e, &needle))
+        .map(|e| e.id)
+        .collect();
+    state.log.matches = Some(ids);
 }
 
 pub fn event_matches(state: &State, e: &Event, needle: &str) -> bool {
@@ -775,7 +775,10 @@ fn apply_filter(state: &mut State, text: String) {
             state.requests.list.refilter(request_matches, rows);
         }
         Pane::Events => {
-            state.log.filter = text;
+            if state.log.filter != text {
+                state.log.filter = text;
+                refilter_events(state);
+            }
             state.log.scroll = 0;
             state.log.unseen = 0;
         }
@@ -1347,6 +1350,7 @@ fn on_reply(state: &mut State, was: Option<Call>, reply: Reply, out: &mut Vec<Cm
                 Ok(page) => {
                     if cursor.is_none() {
                         state.members.list.items.clear();
+                        state.members.ids.clear();
                         state.members.list.cursor = 0;
                         state.members.list.offset = 0;
                     }
@@ -1440,6 +1444,7 @@ fn remove_group(state: &mut State, group_id: &str, out: &mut Vec<Cmd>) {
     }
     let rrows = state.rows(Pane::Requests);
     state.requests.list.items.retain(|r| r.group_id != group_id);
+    prune_marks(state);
     state.requests.list.refilter(request_matches, rrows);
     if state.members.group_id.as_deref() == Some(group_id) {
         state.members = Default::default();
@@ -1450,16 +1455,12 @@ fn remove_group(state: &mut State, group_id: &str, out: &mut Vec<Cmd>) {
 
 fn append_members(state: &mut State, items: Vec<MemberInfo>) {
     let m = &mut state.members;
-    if m.list.items.is_empty() {
-        m.list.items = items;
-        return;
-    }
     // Rows added by live events may come again in a later page.
-    let known: std::collections::HashSet<String> =
-        m.list.items.iter().map(|x| x.user_id.clone()).collect();
-    m.list
-        .items
-        .extend(items.into_iter().filter(|x| !known.contains(&x.user_id)));
+    for item in items {
+        if m.ids.insert(item.user_id.clone()) {
+            m.list.items.push(item);
+        }
+    }
 }
 
 /// Keeps the per-group pending counts in step with the Requests pane when
@@ -1685,21 +1686,27 @@ fn on_stream(state: &mut State, s: StreamMsg, out: &mut Vec<Cmd>) {
 }
 
 fn push_event(state: &mut State, e: Event) {
+    let passes =
+        state.log.matches.is_none() || event_matches(state, &e, &state.log.filter.to_lowercase());
+    let log = &mut state.log;
+    let id = e.id;
+    log.events.push_back(e);
+    if passes && let Some(m) = &mut log.matches {
+        m.push_back(id);
+    }
+    if log.events.len() > log.capacity
+        && let Some(old) = log.events.pop_front()
+        && let Some(m) = &mut log.matches
+        && m.front() == Some(&old.id)
+    {
+        m.pop_front();
+    }
     // Paused (scrolled up): keep the rows in view still and count what
     // waits below; events the filter hides move nothing.
-    let shown = state.log.scroll > 0
-        && (state.log.filter.is_empty()
-            || event_matches(state, &e, &state.log.filter.to_lowercase()));
-    let log = &mut state.log;
-    log.events.push_back(e);
-    if log.events.len() > log.capacity {
-        log.events.pop_front();
-    }
-    if shown {
+    if log.scroll > 0 && passes {
         log.scroll += 1;
         log.unseen += 1;
-        let max = log.events.len();
-        log.scroll = log.scroll.min(max);
+        log.scroll = log.scroll.min(log.shown());
     }
 }
 
@@ -1785,20 +1792,21 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
                 );
             }
             if shown {
-                let rows = state.rows(Pane::Members);
-                let m = &mut state.members.list;
+                let m = &mut state.members;
                 for t in &e.targets {
-                    if !m.items.iter().any(|x| x.user_id == *t) {
-                        m.items.push(MemberInfo {
-                            user_id: t.clone(),
-                            role: Role::Member,
-                            join_time: e.time / 1000,
-                            name_card: String::new(),
-                            mute_until: 0,
-                        });
+                    if m.ids.insert(t.clone()) {
+                        m.list.push(
+                            MemberInfo {
+                                user_id: t.clone(),
+                                role: Role::Member,
+                                join_time: e.time / 1000,
+                                name_card: String::new(),
+                                mute_until: 0,
+                            },
+                            member_matches,
+                        );
                     }
                 }
-                m.refilter(member_matches, rows);
             }
         }
         EventKind::MemberQuit | EventKind::MemberKicked => {
@@ -1808,10 +1816,15 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
             }
             if shown {
                 let rows = state.rows(Pane::Members);
-                let m = &mut state.members.list;
-                m.items.retain(|x| !e.targets.contains(&x.user_id));
-                m.matches = None;
-                m.refilter(member_matches, rows);
+                let m = &mut state.members;
+                for t in &e.targets {
+                    // Only members already loaded are looked for.
+                    if m.ids.remove(t)
+                        && let Some(i) = m.list.items.iter().position(|x| x.user_id == *t)
+                    {
+                        m.list.remove(i, rows);
+                    }
+                }
             }
         }
         EventKind::AdminGranted | EventKind::AdminRevoked => {
@@ -1832,6 +1845,7 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
                 } else if !state.app_admin {
                     let rows = state.rows(Pane::Requests);
                     state.requests.list.items.retain(|r| r.group_id != gid);
+                    prune_marks(state);
                     state.requests.list.refilter(request_matches, rows);
                     if let Some(g) = state.group_mut(&gid) {
                         g.pending_requests = None;
@@ -1921,6 +1935,16 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
             }
         }
     }
+}
+
+/// Marks only name requests still listed.
+fn prune_marks(state: &mut State) {
+    if state.requests.marked.is_empty() {
+        return;
+    }
+    let listed: std::collections::HashSet<u64> =
+        state.requests.list.items.iter().map(|r| r.id).collect();
+    state.requests.marked.retain(|id| listed.contains(id));
 }
 
 fn set_roles(state: &mut State, gid: &str, users: &[String], role: Role) {

@@ -5,7 +5,6 @@ use super::pane_block;
 use super::text::{clock, one_line, truncate};
 use crate::model::{Event, EventKind};
 use crate::tui::state::{Pane, State};
-use crate::tui::update::event_matches;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -160,27 +159,17 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
     }
     // The window ends `scroll` rows above the tail.
     let mut picked: Vec<&Event> = Vec::with_capacity(rows);
-    if log.filter.is_empty() {
-        let end = log.events.len().saturating_sub(log.scroll);
-        let start = end.saturating_sub(rows);
-        picked.extend(log.events.range(start..end));
-    } else {
-        let needle = log.filter.to_lowercase();
-        let mut skipped = 0;
-        for e in log.events.iter().rev() {
-            if !event_matches(state, e, &needle) {
-                continue;
-            }
-            if skipped < log.scroll {
-                skipped += 1;
-                continue;
-            }
-            picked.push(e);
-            if picked.len() == rows {
-                break;
-            }
+    match &log.matches {
+        None => {
+            let end = log.events.len().saturating_sub(log.scroll);
+            let start = end.saturating_sub(rows);
+            picked.extend(log.events.range(start..end));
         }
-        picked.reverse();
+        Some(ids) => {
+            let end = ids.len().saturating_sub(log.scroll);
+            let start = end.saturating_sub(rows);
+            picked.extend(ids.range(start..end).filter_map(|id| log.by_id(*id)));
+        }
     }
     let width = inner.width as usize;
     let text_w = width.saturating_sub(8 + 1 + 7 + 1);
