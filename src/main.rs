@@ -60,6 +60,8 @@ enum Command {
     Serve(ServeArgs),
     /// Mint a UserSig with the server's key, as Tencent's console does.
     Usersig(UsersigArgs),
+    /// Load generator: ops/s and latency percentiles against a server (embedded by default).
+    Bench(groupdeck::bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -147,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(args, file, &paths),
         Some(Command::Usersig(args)) => usersig(args, file, &paths),
+        Some(Command::Bench(args)) => groupdeck::bench::run(args),
         None => console(cli.console, file, &paths),
     }
 }
