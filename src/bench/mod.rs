@@ -6,10 +6,12 @@
 //! temporary SQLite file (`synchronous=FULL`, no rate limit), removed at the end.
 //! Modes: `ops` (a mix of durable group operations, compared with the raw
 //! batched-insert rate of SQLite on the same disk), `reads` (group info,
-//! member pages, joined-group lists) and `big` (one very large Community
-//! against a 100-member group).
+//! member pages, joined-group lists), `big` (one very large Community
+//! against a 100-member group) and `fanout` (live event delivery to a swarm of
+//! SSE subscribers, optionally against a bare broadcast server).
 
 mod big;
+pub mod fanout;
 mod ops;
 mod reads;
 mod report;
@@ -50,6 +52,12 @@ pub enum Mode {
     Reads,
     /// Join/quit and a members page in a very large Community against a 100-member group.
     Big(BigArgs),
+    /// Commit-to-delivery latency of one group's events to many live SSE
+    /// subscribers, and server memory per idle stream.
+    Fanout(fanout::FanoutArgs),
+    /// One share of the fanout swarm, run in a child process.
+    #[command(hide = true)]
+    FanoutWorker(fanout::WorkerArgs),
 }
 
 /// Options every mode takes.
@@ -100,6 +108,18 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         seconds: c.seconds.clamp(1, MAX_SECONDS),
         json: c.json,
     };
+    match &args.mode {
+        Mode::Fanout(f) => {
+            if c.server.is_some() {
+                anyhow::bail!(
+                    "`bench fanout` measures its own embedded server (and its memory); run it without --server"
+                );
+            }
+            return fanout::run(f, c.json).await;
+        }
+        Mode::FanoutWorker(w) => return fanout::worker(w).await,
+        _ => {}
+    }
     if let Mode::Big(_) = &args.mode
         && c.server.is_some()
     {
@@ -112,6 +132,8 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         Mode::Ops => ops::run(&target, &settings).await,
         Mode::Reads => reads::run(&target, &settings).await,
         Mode::Big(b) => big::run(&target, &settings, b.members).await,
+        // Returned above; kept here so the match stays whole.
+        Mode::Fanout(_) | Mode::FanoutWorker(_) => Err(anyhow::anyhow!("fanout runs on its own")),
     };
     let stopped = target.close().await;
     let report = result?;
