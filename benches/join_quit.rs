@@ -44,16 +44,8 @@ async fn main() -> anyhow::Result<()> {
     let owner = Client::new(&base, "bench-owner", &key.sign("bench-owner", 3600))?;
     let gid = owner
         .create_group(&CreateGroupRequest {
-            group_id: None,
-            name: "bench".into(),
-            group_type: GroupType::Meeting,
-            add_option: None,
-            invite_option: None,
-            introduction: None,
-            notification: None,
-            face_url: None,
             max_members: Some(6000),
-            members: Vec::new(),
+            ..CreateGroupRequest::new("bench", GroupType::Meeting)
         })
         .await?;
 

@@ -211,7 +211,6 @@ fn console(args: ConsoleArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result
                         server,
                         user,
                         usersig,
-                        demo: false,
                     },
                     settings,
                 )
@@ -237,7 +236,6 @@ fn console(args: ConsoleArgs, file: ConfigFile, paths: &Paths) -> anyhow::Result
                         server: embedded.base_url.clone(),
                         user: embedded.user.clone(),
                         usersig: embedded.usersig.clone(),
-                        demo: true,
                     },
                     settings,
                 )

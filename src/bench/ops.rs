@@ -44,16 +44,9 @@ const RAW_MAX_SECS: u64 = 3;
 
 pub(crate) fn group_request(name: &str, t: GroupType, add: AddOption) -> CreateGroupRequest {
     CreateGroupRequest {
-        group_id: None,
-        name: name.to_string(),
-        group_type: t,
         add_option: Some(add),
         invite_option: Some(InviteOption::Auth),
-        introduction: None,
-        notification: None,
-        face_url: None,
-        max_members: None,
-        members: Vec::new(),
+        ..CreateGroupRequest::new(name, t)
     }
 }
 

@@ -92,6 +92,24 @@ pub struct CreateGroupRequest {
     pub members: Vec<InitialMember>,
 }
 
+impl CreateGroupRequest {
+    /// A group of this type and name, everything else left to the server's defaults.
+    pub fn new(name: impl Into<String>, group_type: GroupType) -> CreateGroupRequest {
+        CreateGroupRequest {
+            group_id: None,
+            name: name.into(),
+            group_type,
+            add_option: None,
+            invite_option: None,
+            introduction: None,
+            notification: None,
+            face_url: None,
+            max_members: None,
+            members: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Created {
     pub group_id: String,

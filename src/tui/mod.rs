@@ -49,8 +49,6 @@ pub struct Connect {
     pub server: String,
     pub user: String,
     pub usersig: String,
-    /// The server was started by the console with the demo world.
-    pub demo: bool,
 }
 
 pub fn now_ms() -> u64 {

@@ -3,7 +3,7 @@
 //! are pure functions of it; only `update` changes it.
 
 use super::keymap::Keymap;
-use super::msg::{Call, CallError};
+use super::msg::Call;
 use super::theme::Theme;
 use crate::model::{AddOption, Event, GroupType};
 use crate::server::api::{GroupInfo, JoinRequestInfo, MemberInfo};
@@ -629,9 +629,4 @@ pub fn type_of(label: &str) -> Option<GroupType> {
 
 pub fn option_of(label: &str) -> Option<AddOption> {
     AddOption::parse_any(label)
-}
-
-/// Keeps a call error around as a note's text.
-pub fn error_text(e: &CallError) -> String {
-    e.message.clone()
 }

@@ -1009,15 +1009,8 @@ fn submit_form(state: &mut State, form: &mut Form, out: &mut Vec<Cmd>) -> bool {
             let add_option = option_of(&value(3));
             let req = CreateGroupRequest {
                 group_id: (!id.is_empty()).then_some(id),
-                name,
-                group_type,
                 add_option: add_option.filter(|_| group_type != GroupType::Work),
-                invite_option: None,
-                introduction: None,
-                notification: None,
-                face_url: None,
-                max_members: None,
-                members: Vec::new(),
+                ..CreateGroupRequest::new(name, group_type)
             };
             call(state, out, Call::Create(req));
             true
@@ -1167,18 +1160,7 @@ fn run_command(state: &mut State, line: &str, out: &mut Vec<Cmd>) {
                 C::Exit => request_exit(state, out),
                 C::Join { group_id, message } => call(state, out, Call::Join { group_id, message }),
                 C::Create { group_type, name } => {
-                    let req = CreateGroupRequest {
-                        group_id: None,
-                        name,
-                        group_type,
-                        add_option: None,
-                        invite_option: None,
-                        introduction: None,
-                        notification: None,
-                        face_url: None,
-                        max_members: None,
-                        members: Vec::new(),
-                    };
+                    let req = CreateGroupRequest::new(name, group_type);
                     call(state, out, Call::Create(req));
                 }
                 C::Invite { users } => match state.target_group() {

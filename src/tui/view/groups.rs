@@ -2,7 +2,7 @@
 //! my role, member count and pending join requests.
 
 use super::text::{fit, fit_right, thousands};
-use super::{filter_note, pane_block, placeholder};
+use super::{filter_note, list_row, pane_block, placeholder};
 use crate::model::{GroupType, Role};
 use crate::tui::state::{Pane, State};
 use ratatui::Frame;
@@ -77,16 +77,8 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         fit_right("REQ", pend_w)
     ));
     let header = Line::styled(head, t.header());
-    let mut lines = vec![header];
     let rows = inner.height.saturating_sub(1) as usize;
     if list.is_empty() {
-        frame.render_widget(Paragraph::new(lines), inner);
-        let body = Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        );
         let empty = if list.items.is_empty() {
             let c = state
                 .settings
@@ -106,10 +98,11 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         } else {
             "nothing matches the filter (Esc clears it)".to_string()
         };
-        placeholder(frame, state, body, &list.load, &empty);
+        placeholder(frame, state, inner, header, &list.load, &empty);
         return;
     }
     let focused = state.focus == Pane::Groups && state.popup.is_none();
+    let mut lines = vec![header];
     for (row, g) in list.window(rows) {
         let selected = row == list.cursor;
         let pending = match g.pending_requests {
@@ -140,13 +133,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
             Span::raw(" "),
             Span::styled(fit_right(&pending, pend_w), t.warn()),
         ]);
-        if selected {
-            let style = t.selected(focused);
-            for s in &mut spans {
-                s.style = s.style.patch(style);
-            }
-        }
-        lines.push(Line::from(spans));
+        lines.push(list_row(spans, selected, focused, state));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

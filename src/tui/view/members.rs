@@ -2,7 +2,7 @@
 //! from the server as the cursor nears the end of what is loaded.
 
 use super::text::{fit, one_line, thousands};
-use super::{filter_note, pane_block, placeholder};
+use super::{filter_note, list_row, pane_block, placeholder};
 use crate::model::Role;
 use crate::tui::state::{Load, Pane, State};
 use ratatui::Frame;
@@ -81,35 +81,29 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         header.push(' ');
         header.push_str(&super::text::fit_right("JOINED", joined_w));
     }
-    let mut lines = vec![Line::styled(header, t.header())];
-    let body = Rect::new(
-        inner.x,
-        inner.y + 1,
-        inner.width,
-        inner.height.saturating_sub(1),
-    );
+    let header = Line::styled(header, t.header());
     if m.group_id.is_none() {
-        frame.render_widget(Paragraph::new(lines), inner);
         placeholder(
             frame,
             state,
-            body,
+            inner,
+            header,
             &Load::Idle,
             "select a group to see its members",
         );
         return;
     }
     if list.is_empty() {
-        frame.render_widget(Paragraph::new(lines), inner);
         let empty = if list.items.is_empty() {
             "no members to show"
         } else {
             "nothing loaded matches the filter (Esc clears it)"
         };
-        placeholder(frame, state, body, &list.load, empty);
+        placeholder(frame, state, inner, header, &list.load, empty);
         return;
     }
     let focused = state.focus == Pane::Members && state.popup.is_none();
+    let mut lines = vec![header];
     let rows = inner.height.saturating_sub(1) as usize;
     for (row, member) in list.window(rows) {
         let me = member.user_id == state.settings.user;
@@ -140,13 +134,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
                 t.dim(),
             ));
         }
-        if row == list.cursor {
-            let style = t.selected(focused);
-            for s in &mut spans {
-                s.style = s.style.patch(style);
-            }
-        }
-        lines.push(Line::from(spans));
+        lines.push(list_row(spans, row == list.cursor, focused, state));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -114,9 +114,24 @@ fn pane_block<'a>(
     block
 }
 
-/// Loading, Empty and Error, told apart, in place of rows.
-fn placeholder(frame: &mut Frame, state: &State, area: Rect, load: &Load, empty: &str) {
+/// A list pane with no rows to show: its header, then Loading, Empty or
+/// Error, told apart, where the rows would be.
+fn placeholder(
+    frame: &mut Frame,
+    state: &State,
+    inner: Rect,
+    header: Line,
+    load: &Load,
+    empty: &str,
+) {
     let t = &state.settings.theme;
+    frame.render_widget(Paragraph::new(header), inner);
+    let area = Rect::new(
+        inner.x,
+        inner.y + 1,
+        inner.width,
+        inner.height.saturating_sub(1),
+    );
     let line = match load {
         Load::Idle => Line::styled(empty.to_string(), t.dim()),
         Load::Loading => Line::styled(format!("{} loading…", status::spinner(state)), t.dim()),
@@ -129,6 +144,23 @@ fn placeholder(frame: &mut Frame, state: &State, area: Rect, load: &Load, empty:
             .style(Style::new()),
         area,
     );
+}
+
+/// A list row: reversed when selected in the focused pane, underlined when
+/// selected elsewhere.
+fn list_row<'a>(
+    mut spans: Vec<Span<'a>>,
+    selected: bool,
+    focused: bool,
+    state: &State,
+) -> Line<'a> {
+    if selected {
+        let style = state.settings.theme.selected(focused);
+        for s in &mut spans {
+            s.style = s.style.patch(style);
+        }
+    }
+    Line::from(spans)
 }
 
 /// The title's filter note: `/text` while typing or set.

@@ -3,7 +3,7 @@
 //! together.
 
 use super::text::{age, fit, fit_right, one_line};
-use super::{filter_note, pane_block, placeholder};
+use super::{filter_note, list_row, pane_block, placeholder};
 use crate::tui::state::{Pane, State};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -53,24 +53,17 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         ),
         t.header(),
     );
-    let mut lines = vec![header];
     if list.is_empty() {
-        frame.render_widget(Paragraph::new(lines), inner);
-        let body = Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        );
         let empty = if list.items.is_empty() {
             "no join requests waiting for you"
         } else {
             "nothing matches the filter (Esc clears it)"
         };
-        placeholder(frame, state, body, &list.load, empty);
+        placeholder(frame, state, inner, header, &list.load, empty);
         return;
     }
     let focused = state.focus == Pane::Requests && state.popup.is_none();
+    let mut lines = vec![header];
     let rows = inner.height.saturating_sub(1) as usize;
     for (row, req) in list.window(rows) {
         let marked = r.marked.contains(&req.id);
@@ -83,7 +76,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
         } else {
             format!("“{}”", one_line(&req.message))
         };
-        let mut spans = vec![
+        let spans = vec![
             Span::styled(if marked { "✓" } else { " " }, t.warn()),
             Span::raw(" "),
             Span::styled(fit(&one_line(&who), user_w), t.text()),
@@ -97,13 +90,7 @@ pub fn draw(frame: &mut Frame, state: &State, area: Rect) {
                 t.dim(),
             ),
         ];
-        if row == list.cursor {
-            let style = t.selected(focused);
-            for s in &mut spans {
-                s.style = s.style.patch(style);
-            }
-        }
-        lines.push(Line::from(spans));
+        lines.push(list_row(spans, row == list.cursor, focused, state));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
