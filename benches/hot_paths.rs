@@ -14,6 +14,9 @@
 //! `cargo bench --bench hot_paths -- fanout`). Under `cargo test` each
 //! benchmark runs once, on small sizes.
 
+mod console_fixture;
+use console_fixture::{BIG, ME, NOW, call_id, key, member};
+
 use criterion::Criterion;
 use groupdeck::model::rules::{check_invite, check_join, check_kick};
 use groupdeck::model::{
@@ -27,10 +30,10 @@ use groupdeck::tui::keymap::Keymap;
 use groupdeck::tui::msg::{Call, Hello, Reply, StreamMsg};
 use groupdeck::tui::state::{Pane, Settings};
 use groupdeck::tui::theme::Theme;
-use groupdeck::tui::{Cmd, Msg, State, update, view};
+use groupdeck::tui::{Msg, State, update, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use serde_json::json;
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -38,11 +41,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
-
-/// A fixed clock, so nothing on screen moves between frames.
-const NOW: u64 = 1_760_000_000_000;
-const ME: &str = "mod-0001";
-const BIG: &str = "@TGS#2BIGROOM";
 
 /// Sizes: the real ones under `cargo bench`, small ones under `cargo test`.
 struct Scale {
@@ -208,42 +206,6 @@ fn fanout(c: &mut Criterion, scale: &Scale) {
 }
 
 // ---- console frame ----
-
-fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn call_id(cmds: &[Cmd], pick: impl Fn(&Call) -> bool) -> u64 {
-    cmds.iter()
-        .find_map(|c| match c {
-            Cmd::Call { id, call } if pick(call) => Some(*id),
-            _ => None,
-        })
-        .expect("update asked for the call")
-}
-
-fn member(i: usize) -> MemberInfo {
-    MemberInfo {
-        user_id: if i == 0 {
-            ME.to_string()
-        } else {
-            format!("user-{i:06}")
-        },
-        role: match i {
-            0 => Role::Owner,
-            _ if i % 997 == 0 => Role::Admin,
-            _ => Role::Member,
-        },
-        join_time: NOW / 1000 - i as u64,
-        name_card: match i % 4 {
-            0 => String::new(),
-            1 => format!("Member {i}"),
-            2 => "张伟 (reading)".to_string(),
-            _ => "a rather long name card that will be cut".to_string(),
-        },
-        mute_until: 0,
-    }
-}
 
 /// The console with one group of `members` members, all loaded, the
 /// Members pane focused and its cursor at `row`.

@@ -14,26 +14,25 @@
 //! BENCH_MS, default 1000: the time measured per row, after a warm-up).
 //! Under `cargo test` it runs as a short smoke test on small lists.
 
+mod console_fixture;
+use console_fixture::{BIG, ME, NOW, call_id, key, member};
+
 use groupdeck::model::{AddOption, Event, EventKind, GroupType, Role};
-use groupdeck::server::api::{GroupInfo, JoinRequestInfo, Me, MemberInfo, Page};
+use groupdeck::server::api::{GroupInfo, JoinRequestInfo, Me, Page};
 use groupdeck::tui::keymap::Keymap;
 use groupdeck::tui::msg::{Call, Hello, Reply, StreamMsg};
 use groupdeck::tui::state::{Pane, Settings};
 use groupdeck::tui::theme::Theme;
-use groupdeck::tui::{Cmd, Msg, State, update, view};
+use groupdeck::tui::{Msg, State, update, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// A fixed clock, so spinners and ages do not move between frames.
-const NOW: u64 = 1_760_000_000_000;
 /// The newest event id when the console starts: the log's history ends here.
 const BASE_EVENT: u64 = 50_000_000;
-const ME: &str = "mod-0001";
-const BIG: &str = "@TGS#2BIGROOM";
 const TARGET_US: f64 = 2_000.0;
 const SIZES: [(u16, u16); 2] = [(120, 40), (200, 60)];
 
@@ -175,24 +174,10 @@ impl Bench {
 
 // ---- building the state through `update` ----
 
-fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
 fn keys(state: &mut State, text: &str) {
     for c in text.chars() {
         update(state, key(KeyCode::Char(c)));
     }
-}
-
-/// The id of the call among `cmds` that `pick` chooses.
-fn call_id(cmds: &[Cmd], pick: impl Fn(&Call) -> bool) -> u64 {
-    cmds.iter()
-        .find_map(|c| match c {
-            Cmd::Call { id, call } if pick(call) => Some(*id),
-            _ => None,
-        })
-        .expect("update asked for the call")
 }
 
 fn settings() -> Settings {
@@ -268,30 +253,6 @@ fn groups(members: usize) -> Vec<GroupInfo> {
             pending_requests: None,
         })
         .collect()
-}
-
-fn member(i: usize) -> MemberInfo {
-    MemberInfo {
-        user_id: if i == 0 {
-            ME.to_string()
-        } else {
-            format!("user-{i:06}")
-        },
-        role: match i {
-            0 => Role::Owner,
-            _ if i % 997 == 0 => Role::Admin,
-            _ => Role::Member,
-        },
-        join_time: NOW / 1000 - i as u64,
-        name_card: match i % 5 {
-            0 => String::new(),
-            1 => format!("Member {i}"),
-            2 => "张伟 (reading)".to_string(),
-            3 => "night shift\nops".to_string(),
-            _ => "a rather long name card that will be cut".to_string(),
-        },
-        mute_until: 0,
-    }
 }
 
 fn request(i: usize, groups: &[GroupInfo]) -> JoinRequestInfo {
