@@ -566,7 +566,6 @@ fn move_cursor(state: &mut State, delta: isize, out: &mut Vec<Cmd>) {
     match state.focus {
         Pane::Groups => {
             state.groups.move_by(delta, rows);
-            select_group(state, out);
         }
         Pane::Members => {
             state.members.list.move_by(delta, rows);
@@ -1249,7 +1248,6 @@ fn on_mouse(state: &mut State, m: MouseEvent, out: &mut Vec<Cmd>) {
                         let target = state.groups.offset + row;
                         if target < state.groups.len() {
                             state.groups.move_to(target, rows);
-                            select_group(state, out);
                         }
                     }
                     Pane::Members => {
@@ -1302,7 +1300,6 @@ fn on_reply(state: &mut State, was: Option<Call>, reply: Reply, out: &mut Vec<Cm
                         state.groups.cursor = i;
                     }
                     state.groups.refilter(group_matches, rows);
-                    select_group(state, out);
                     tag_requests(state);
                 }
                 Err(e) => {
@@ -1312,9 +1309,9 @@ fn on_reply(state: &mut State, was: Option<Call>, reply: Reply, out: &mut Vec<Cm
             }
         }
         Reply::Group { group_id, result } => match result {
-            Ok(info) => upsert_group(state, info, out),
+            Ok(info) => upsert_group(state, info),
             Err(e) if e.status == Some(404) || e.status == Some(403) => {
-                remove_group(state, &group_id, out);
+                remove_group(state, &group_id);
             }
             Err(e) => error(state, &e, &format!("cannot read {group_id}")),
         },
@@ -1390,10 +1387,10 @@ fn on_hello(state: &mut State, hello: Hello, out: &mut Vec<Cmd>) {
     reload_all(state, out);
 }
 
-fn upsert_group(state: &mut State, info: GroupInfo, out: &mut Vec<Cmd>) {
+fn upsert_group(state: &mut State, info: GroupInfo) {
     state.remember_name(&info.group_id, &info.name);
     if info.my_role.is_none() && !state.app_admin {
-        remove_group(state, &info.group_id, out);
+        remove_group(state, &info.group_id);
         return;
     }
     let rows = state.rows(Pane::Groups);
@@ -1403,12 +1400,9 @@ fn upsert_group(state: &mut State, info: GroupInfo, out: &mut Vec<Cmd>) {
     }
     state.groups.load = Load::Ready;
     state.groups.refilter(group_matches, rows);
-    if state.members.group_id.is_none() {
-        select_group(state, out);
-    }
 }
 
-fn remove_group(state: &mut State, group_id: &str, out: &mut Vec<Cmd>) {
+fn remove_group(state: &mut State, group_id: &str) {
     let rows = state.rows(Pane::Groups);
     let before = state.groups.items.len();
     let selected = state.groups.selected().map(|g| g.group_id.clone());
@@ -1431,8 +1425,6 @@ fn remove_group(state: &mut State, group_id: &str, out: &mut Vec<Cmd>) {
     if state.members.group_id.as_deref() == Some(group_id) {
         state.members = Default::default();
     }
-    // The row under the cursor is another group now: show its members.
-    select_group(state, out);
 }
 
 fn append_members(state: &mut State, items: Vec<MemberInfo>) {
@@ -1793,7 +1785,7 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
         }
         EventKind::MemberQuit | EventKind::MemberKicked => {
             if is_me && !state.app_admin {
-                remove_group(state, &gid, out);
+                remove_group(state, &gid);
                 return;
             }
             if shown {
@@ -1856,7 +1848,7 @@ fn apply_event(state: &mut State, e: &Event, out: &mut Vec<Cmd>) {
                 call(state, out, Call::Requests { cursor: None });
             }
         }
-        EventKind::GroupDisbanded => remove_group(state, &gid, out),
+        EventKind::GroupDisbanded => remove_group(state, &gid),
         EventKind::JoinRequested => {
             let Some(request_id) = detail_u64(e, "request_id") else {
                 return;
