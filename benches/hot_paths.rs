@@ -2,11 +2,14 @@
 //!
 //! - `rules/*`: one permission check of the pure model on prepared facts
 //!   (joining under each join option, inviting, kicking by role).
-//! - `fanout/*`: one committed event sent through a tokio broadcast channel
-//!   to 100,000 in-process receivers, each deciding entitlement with
-//!   `server::events::entitled` as a live subscriber does (half of them
-//!   members of the group, half not); timed from the send until every
-//!   receiver has looked at it. Target: under 50 ms an event.
+//! - `fanout/*`: one committed event fanned out by the live hub
+//!   (`server::hub`) to 100,000 registered streams, each folding the
+//!   membership change and deciding entitlement (half of them members of
+//!   the group, half not), on one thread, shard after shard (the server
+//!   runs its shards in parallel, one thread per core). `cursors`: until
+//!   every stream has the frame queued. `tasks`: each stream also has a
+//!   task parked on it, as a stream without a socket does, timed until
+//!   every member's task has taken its frame. Target: under 50 ms an event.
 //! - `frame/*`: one `Terminal::draw` of the console at 120×40 on ratatui's
 //!   `TestBackend`, with 100,000 members loaded in the Members pane.
 //!
@@ -24,7 +27,7 @@ use groupdeck::model::{
     MembershipChange, Published, Role,
 };
 use groupdeck::server::api::{GroupInfo, Me, MemberInfo, Page};
-use groupdeck::server::events::entitled;
+use groupdeck::server::hub::{FrameBatch, Hub, Registration, Work};
 use groupdeck::store::sqlite::EventBatch;
 use groupdeck::tui::keymap::Keymap;
 use groupdeck::tui::msg::{Call, Hello, Reply, StreamMsg};
@@ -40,7 +43,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 
 /// Sizes: the real ones under `cargo bench`, small ones under `cargo test`.
 struct Scale {
@@ -137,71 +140,101 @@ fn published(id: u64) -> EventBatch {
     }])
 }
 
+/// `n` live registrations, the even ones members of the big group.
+fn streams(hub: &Hub, n: usize) -> Vec<Registration> {
+    (0..n)
+        .map(|i| {
+            let reg = hub.register(Some(format!("user-{i:06}")), None);
+            let mut groups = HashSet::new();
+            if i % 2 == 0 {
+                groups.insert(BIG.to_string());
+            }
+            // Nothing was buffered: going live replays nothing.
+            let _ = reg.sub.go_live(0, groups);
+            reg
+        })
+        .collect()
+}
+
+fn frames_taken(reg: &Registration) -> usize {
+    match reg.sub.next_work() {
+        Work::Write(frames) => frames.len(),
+        _ => 0,
+    }
+}
+
 fn fanout(c: &mut Criterion, scale: &Scale) {
     let n = scale.receivers;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
-    let (tx, _) = broadcast::channel::<EventBatch>(16);
-    let done = Arc::new(AtomicUsize::new(0));
-    let all_done = Arc::new(Notify::new());
-    let delivered = Arc::new(AtomicUsize::new(0));
-    for i in 0..n {
-        // Subscribed here, before the first send, so no receiver misses it.
-        let mut live = tx.subscribe();
-        let user = format!("user-{i:06}");
-        let mut groups = HashSet::new();
-        if i % 2 == 0 {
-            groups.insert(BIG.to_string());
-        }
-        let (done, all_done, delivered) = (done.clone(), all_done.clone(), delivered.clone());
-        rt.spawn(async move {
-            let mut last = 0;
-            while let Ok(batch) = live.recv().await {
-                let mut sent = 0;
-                for p in batch.iter() {
-                    if p.event.id <= last {
-                        continue;
-                    }
-                    if entitled(p, &user, &mut groups) {
-                        sent += 1;
-                    }
-                    last = p.event.id;
-                }
-                delivered.fetch_add(sent, Ordering::Relaxed);
-                if done.fetch_add(1, Ordering::AcqRel) + 1 == n {
-                    all_done.notify_one();
-                }
-            }
-        });
-    }
-
+    let shards = std::thread::available_parallelism().map_or(2, |c| c.get());
     let mut g = c.benchmark_group("fanout");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     let mut id = 0;
-    g.bench_function(format!("one event to {n} receivers"), |b| {
+
+    let hub = Hub::inert(shards);
+    let regs = streams(&hub, n);
+    g.bench_function(format!("one event to {n} cursors"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 id += 1;
-                let batch = published(id);
-                done.store(0, Ordering::Release);
-                delivered.store(0, Ordering::Relaxed);
+                let batch = Arc::new(FrameBatch::new(published(id)));
                 let t = Instant::now();
-                tx.send(batch).expect("receivers");
+                hub.fan_out_now(&batch);
+                total += t.elapsed();
+                let delivered: usize = regs.iter().map(frames_taken).sum();
+                assert_eq!(delivered, n.div_ceil(2));
+            }
+            total
+        })
+    });
+    drop(regs);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let hub = Hub::inert(shards);
+    let regs: Vec<Arc<Registration>> = streams(&hub, n).into_iter().map(Arc::new).collect();
+    let members = n.div_ceil(2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let all_done = Arc::new(Notify::new());
+    let tasks: Vec<_> = regs
+        .iter()
+        .map(|reg| {
+            let (reg, done, all_done) = (reg.clone(), done.clone(), all_done.clone());
+            rt.spawn(async move {
+                loop {
+                    reg.sub.woken().await;
+                    if frames_taken(&reg) > 0 && done.fetch_add(1, Ordering::AcqRel) + 1 == members
+                    {
+                        all_done.notify_one();
+                    }
+                }
+            })
+        })
+        .collect();
+    g.bench_function(format!("one event to {n} parked tasks"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                id += 1;
+                let batch = Arc::new(FrameBatch::new(published(id)));
+                done.store(0, Ordering::Release);
+                let t = Instant::now();
+                hub.fan_out_now(&batch);
                 rt.block_on(all_done.notified());
                 total += t.elapsed();
-                assert_eq!(delivered.load(Ordering::Relaxed), n.div_ceil(2));
             }
             total
         })
     });
     g.finish();
-    // Closing the channel ends every receiver task.
-    drop(tx);
+    for t in tasks {
+        t.abort();
+    }
     rt.shutdown_timeout(Duration::from_secs(5));
 }
 

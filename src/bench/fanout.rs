@@ -21,6 +21,7 @@
 //! itself; worker processes are killed when the run ends, however it ends.
 
 use crate::model::{Actor, GroupType};
+use crate::server::events::write_all;
 use crate::server::{self, ServerConfig};
 use crate::service::{NewGroup, Tips};
 use crate::usersig::SigKey;
@@ -312,19 +313,6 @@ impl SseReader {
         }
         Ok(())
     }
-}
-
-async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(buf) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Reads until a blank line (`\r\n\r\n`); returns the head and what followed it.

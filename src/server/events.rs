@@ -1,30 +1,40 @@
 //! `GET /api/v1/events`: the live event stream as Server-Sent Events.
 //!
-//! Each subscriber is a task that first subscribes to the live hub, then
-//! replays what it is entitled to from the log after the client's last id,
-//! then follows the live tail, skipping ids it already sent. So there is no
-//! gap and no duplicate between backlog and tail. A subscriber that falls
-//! behind the hub (a slow client) goes back to the log and catches up; it
-//! never blocks the writer or other subscribers and never silently drops
-//! an event. When the log no longer reaches back to the client's id, it
-//! sends `reset` and carries on from the newest id.
+//! A stream registers with the live [`Hub`] first, then replays what it is
+//! entitled to from the log after the client's last id, then goes live: the
+//! hub replays what arrived meanwhile past that point and from then on its
+//! shards write each frame straight to the socket. So there is no gap and
+//! no duplicate between backlog and tail. A stream that falls behind (a
+//! client not reading) goes back to the log and catches up; it never blocks
+//! the writer or other streams and never silently drops an event. When the
+//! log no longer reaches back to the client's id, it sends `reset` and
+//! carries on from the newest id.
+//!
+//! Streams are served two ways with the same logic: a connection whose
+//! first request is this route is answered by [`serve_connection`] on the
+//! bare socket (a few hundred bytes per idle stream, frames written by the
+//! hub), and one that asks for it after other requests goes through axum
+//! ([`events`]), its frames passed on through a channel.
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use crate::model::{Audience, GroupError, Published};
+use super::hub::{Frame, Registration, Socket, Work};
+use crate::model::GroupError;
 use crate::service::Service;
 use crate::store::rows;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
@@ -36,6 +46,8 @@ const MAX_EVENT_ID: u64 = i64::MAX as u64;
 const CATCH_UP_PAGE: u32 = 500;
 /// Event ids one catch-up query looks at, at most.
 const CATCH_UP_WINDOW: u64 = 5_000;
+/// A comment on idle streams this often keeps proxies from closing them.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -51,21 +63,22 @@ pub struct EventsQuery {
     pub usersig: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery,
-        ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event id", nullable = false, minimum = 0, maximum = 9223372036854775807_i64)),
-    responses((status = 200, description = "text/event-stream of `id: <id>`, `event: <kind>`, `data: <Event JSON>`; \
-        `event: reset` when the log no longer reaches back to the requested id", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn events(
-    State(st): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let Query(q) = q?;
+/// A stream the caller may open: who follows what, from where.
+struct Opened {
+    /// `None`: every event (an app admin with `scope=all`).
+    user: Option<String>,
+    after: Option<u64>,
+    slot: StreamSlot,
+}
+
+/// Authenticates and validates a request for the stream, taking one of the
+/// caller's stream slots. The same checks, in the same order, on both paths.
+async fn open(st: &Arc<AppState>, parts: &mut Parts) -> Result<Opened, ApiError> {
+    let caller = Caller::from_request_parts(parts, st).await?.0;
+    let Query(q) = Query::<EventsQuery>::try_from_uri(&parts.uri)?;
     let all = match q.scope.as_deref() {
         None | Some("") | Some("mine") => false,
-        Some("all") if caller.0.app_admin => true,
+        Some("all") if caller.app_admin => true,
         Some("all") => {
             return Err(
                 GroupError::denied("only app admins may follow every event (scope=all)").into(),
@@ -82,7 +95,7 @@ pub async fn events(
             "after must be an event id (0 to 2^63-1)",
         ));
     }
-    let after = match headers.get("last-event-id") {
+    let after = match parts.headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
                 .ok()
@@ -98,36 +111,42 @@ pub async fn events(
         ),
         None => q.after,
     };
-    let slot = StreamSlot::take(&st, &caller.0.user_id)?;
-    let (tx, rx) = mpsc::channel::<SseEvent>(64);
-    let user = (!all).then(|| caller.0.user_id.clone());
+    let slot = StreamSlot::take(st, &caller.user_id)?;
+    Ok(Opened {
+        user: (!all).then_some(caller.user_id),
+        after,
+        slot,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event id", nullable = false, minimum = 0, maximum = 9223372036854775807_i64)),
+    responses((status = 200, description = "text/event-stream of `id: <id>`, `event: <kind>`, `data: <Event JSON>`; \
+        `event: reset` when the log no longer reaches back to the requested id", content_type = "text/event-stream"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn events(State(st): State<Arc<AppState>>, mut parts: Parts) -> Response {
+    let opened = match open(&st, &mut parts).await {
+        Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let registration = st.hub.register(opened.user, None);
     let service = st.service.clone();
     let shutdown = st.shutdown.clone();
-    let gone = tx.clone();
     tokio::spawn(async move {
-        let _slot = slot;
-        let mut sub = Subscriber {
-            service,
-            user,
-            out: tx,
-        };
-        tokio::select! {
-            r = sub.run(after) => {
-                if let Err(e) = r {
-                    tracing::debug!("event stream ended: {e}");
-                }
-            }
-            // The client went away: stop now, not at its next event.
-            _ = gone.closed() => {}
-            _ = wait_for_shutdown(shutdown) => {}
-        }
+        let _slot = opened.slot;
+        let out = Out::Channel(tx);
+        follow(&registration, &out, service, opened.after, shutdown).await;
     });
-    let stream = ReceiverStream::new(rx).map(Ok);
-    Ok(Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("keep-alive"),
-    ))
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 /// Open event streams per identity, at most.
@@ -174,19 +193,11 @@ impl Drop for StreamSlot {
     }
 }
 
-async fn wait_for_shutdown(mut rx: watch::Receiver<bool>) {
-    while !*rx.borrow() {
-        if rx.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
 #[derive(Debug)]
 enum StreamEnd {
     ClientGone,
     Store(GroupError),
-    HubClosed,
+    Shutdown,
 }
 
 impl std::fmt::Display for StreamEnd {
@@ -194,7 +205,7 @@ impl std::fmt::Display for StreamEnd {
         match self {
             StreamEnd::ClientGone => f.write_str("client went away"),
             StreamEnd::Store(e) => write!(f, "store: {e}"),
-            StreamEnd::HubClosed => f.write_str("server shutting down"),
+            StreamEnd::Shutdown => f.write_str("server shutting down"),
         }
     }
 }
@@ -205,84 +216,173 @@ impl From<GroupError> for StreamEnd {
     }
 }
 
-struct Subscriber {
+/// Where a stream's bytes go.
+enum Out {
+    /// The connection itself (the hub writes live frames to it too).
+    Socket(Arc<TcpStream>),
+    /// An axum response body, which hyper frames.
+    Channel(mpsc::Sender<Bytes>),
+}
+
+impl Out {
+    fn chunked(&self, reg: &Registration) -> bool {
+        reg.sub.socket().is_none_or(|s| s.chunked)
+    }
+
+    async fn write(&self, bytes: &[Bytes]) -> Result<(), StreamEnd> {
+        match self {
+            Out::Socket(stream) => {
+                for b in bytes {
+                    write_all(stream, b)
+                        .await
+                        .map_err(|_| StreamEnd::ClientGone)?;
+                }
+                Ok(())
+            }
+            Out::Channel(tx) => {
+                for b in bytes {
+                    tx.send(b.clone())
+                        .await
+                        .map_err(|_| StreamEnd::ClientGone)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn frame(&self, reg: &Registration, frame: &Frame) -> Result<(), StreamEnd> {
+        let chunked = self.chunked(reg);
+        self.write(std::slice::from_ref(frame.bytes(chunked))).await
+    }
+
+    /// Resolves when the client has gone away.
+    async fn gone(&self) {
+        match self {
+            Out::Socket(stream) => {
+                let mut scratch = [0u8; 64];
+                loop {
+                    if stream.readable().await.is_err() {
+                        return;
+                    }
+                    match stream.try_read(&mut scratch) {
+                        // Anything the client sends after its request is ignored.
+                        Ok(0) => return,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+            Out::Channel(tx) => tx.closed().await,
+        }
+    }
+}
+
+/// Writes all of `buf` to a socket shared with other tasks (`&TcpStream`).
+pub async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_shutdown(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs a stream until the client leaves, the store fails or the server stops.
+async fn follow(
+    reg: &Registration,
+    out: &Out,
     service: Arc<Service>,
-    /// `None` = every event (app admin, scope=all).
-    user: Option<String>,
-    out: mpsc::Sender<SseEvent>,
-}
-
-fn sse_event(e: &crate::model::Event) -> SseEvent {
-    let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
-    sse_frame(e, &data)
-}
-
-fn sse_frame(e: &crate::model::Event, json: &str) -> SseEvent {
-    SseEvent::default()
-        .id(e.id.to_string())
-        .event(e.kind.as_str())
-        .data(json)
-}
-
-/// Whether `user` gets `p`, updating the set of groups it belongs to.
-pub fn entitled(p: &Published, user: &str, groups: &mut HashSet<String>) -> bool {
-    let gid = &p.event.group_id;
-    if p.membership.joined.iter().any(|u| u == user) {
-        groups.insert(gid.clone());
-    }
-    let deliver = match &p.audience {
-        Audience::Members => groups.contains(gid),
-        Audience::Only(users) => users.iter().any(|u| u == user),
+    after: Option<u64>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let stream = Stream { reg, out, service };
+    let end = tokio::select! {
+        r = stream.run(after) => r,
+        // The client went away: stop now, not at its next event.
+        _ = out.gone() => Err(StreamEnd::ClientGone),
+        _ = wait_for_shutdown(shutdown) => Err(StreamEnd::Shutdown),
     };
-    if p.membership.dissolved || p.membership.left.iter().any(|u| u == user) {
-        groups.remove(gid);
+    if let Err(e) = end {
+        tracing::debug!("event stream ended: {e}");
     }
-    deliver
 }
 
-impl Subscriber {
-    async fn send(&self, ev: SseEvent) -> Result<(), StreamEnd> {
-        self.out.send(ev).await.map_err(|_| StreamEnd::ClientGone)
-    }
+struct Stream<'a> {
+    reg: &'a Registration,
+    out: &'a Out,
+    service: Arc<Service>,
+}
 
-    async fn send_reset(&self, head: u64, why: &str) -> Result<(), StreamEnd> {
-        let data = serde_json::json!({"last_event_id": head, "reason": why}).to_string();
-        self.send(
-            SseEvent::default()
-                .id(head.to_string())
-                .event("reset")
-                .data(data),
-        )
-        .await
-    }
+fn reset_frame(head: u64, why: &str) -> Frame {
+    let data = serde_json::json!({"last_event_id": head, "reason": why}).to_string();
+    Frame::new(head, "reset", &data)
+}
 
-    async fn run(&mut self, after: Option<u64>) -> Result<(), StreamEnd> {
-        let mut live = self.service.store().subscribe();
+impl Stream<'_> {
+    async fn run(&self, after: Option<u64>) -> Result<(), StreamEnd> {
+        let sub = &self.reg.sub;
         let (head, pruned) = self.service.log_bounds().await?;
         let mut last = match after {
             None => head,
             Some(a) if a > head => {
-                self.send_reset(head, "the requested id is newer than this server's log")
-                    .await?;
+                let why = "the requested id is newer than this server's log";
+                self.out.frame(self.reg, &reset_frame(head, why)).await?;
                 head
             }
             Some(a) if a < pruned => {
-                self.send_reset(
-                    head,
-                    "the log no longer reaches back to the requested id; re-read state",
-                )
-                .await?;
+                let why = "the log no longer reaches back to the requested id; re-read state";
+                self.out.frame(self.reg, &reset_frame(head, why)).await?;
                 head
             }
             Some(a) => a,
         };
         let mut upto = head;
+        let mut keep_alive =
+            tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        let ping = Frame::keep_alive();
         loop {
-            let mut groups = self.catch_up(&mut last, &mut upto).await?;
-            match self.follow(&mut live, &mut last, &mut groups).await? {
-                Followed::Lagged => {
-                    live = self.service.store().subscribe();
+            // Boxed: the catch-up's futures are large, and an idle stream
+            // should not carry their space while it waits.
+            let groups = Box::pin(self.catch_up(&mut last, &mut upto)).await?;
+            match sub.go_live(upto, groups) {
+                Ok(first) => self.out.write(&first).await?,
+                Err(from) => {
+                    // The hub's buffer overflowed while reading the log.
+                    last = from;
+                    sub.start_buffering();
                     upto = self.service.log_bounds().await?.0;
+                    continue;
+                }
+            }
+            loop {
+                match sub.next_work() {
+                    Work::Write(bytes) => self.out.write(&bytes).await?,
+                    Work::Broken => return Err(StreamEnd::ClientGone),
+                    Work::CatchUp(from) => {
+                        last = from;
+                        sub.start_buffering();
+                        upto = self.service.log_bounds().await?.0;
+                        break;
+                    }
+                    Work::Idle => {
+                        tokio::select! {
+                            _ = sub.woken() => {}
+                            _ = keep_alive.tick() => sub.keep_alive(&ping),
+                        }
+                    }
                 }
             }
         }
@@ -292,8 +392,9 @@ impl Subscriber {
     /// user's groups as of `upto`. If pruning overtakes the stream (a client
     /// too slow for the retained log), it says `reset` and moves to the head.
     async fn catch_up(&self, last: &mut u64, upto: &mut u64) -> Result<HashSet<String>, StreamEnd> {
+        let user = self.reg.sub.user().map(str::to_string);
         while *last < *upto {
-            let user = self.user.clone();
+            let u = user.clone();
             // A bounded window of ids per query keeps each one cheap however
             // far back the stream starts.
             let (from, to) = (*last, (*upto).min(last.saturating_add(CATCH_UP_WINDOW)));
@@ -308,7 +409,7 @@ impl Subscriber {
                     Ok((
                         Some(rows::entitled_events(
                             c,
-                            user.as_deref(),
+                            u.as_deref(),
                             from,
                             to,
                             CATCH_UP_PAGE,
@@ -318,26 +419,34 @@ impl Subscriber {
                 })
                 .await?;
             let Some(page) = page else {
-                self.send_reset(
-                    head,
-                    "the stream fell behind the retained log; re-read state",
-                )
-                .await?;
+                let why = "the stream fell behind the retained log; re-read state";
+                self.out.frame(self.reg, &reset_frame(head, why)).await?;
                 *last = head;
                 *upto = head;
                 break;
             };
             let full = page.len() as u32 == CATCH_UP_PAGE;
-            for e in &page {
-                self.send(sse_event(e)).await?;
+            let chunked = self.out.chunked(self.reg);
+            let frames: Vec<Bytes> = page
+                .iter()
+                .map(|e| {
+                    let json = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+                    Frame::new(e.id, e.kind.as_str(), &json)
+                        .bytes(chunked)
+                        .clone()
+                })
+                .collect();
+            self.out.write(&frames).await?;
+            if let Some(e) = page.last() {
                 *last = e.id;
             }
             if !full {
                 *last = to;
             }
         }
+        self.reg.sub.sent_through(*last);
         let at = *upto;
-        match self.user.clone() {
+        match user {
             None => Ok(HashSet::new()),
             Some(user) => Ok(self
                 .service
@@ -346,37 +455,168 @@ impl Subscriber {
                 .await?),
         }
     }
+}
 
-    async fn follow(
-        &self,
-        live: &mut broadcast::Receiver<crate::store::sqlite::EventBatch>,
-        last: &mut u64,
-        groups: &mut HashSet<String>,
-    ) -> Result<Followed, StreamEnd> {
-        loop {
-            match live.recv().await {
-                Ok(batch) => {
-                    for p in batch.iter() {
-                        if p.event.id <= *last {
-                            continue;
-                        }
-                        let deliver = match &self.user {
-                            None => true,
-                            Some(u) => entitled(p, u, groups),
-                        };
-                        if deliver {
-                            self.send(sse_frame(&p.event, &p.json)).await?;
-                        }
-                        *last = p.event.id;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => return Ok(Followed::Lagged),
-                Err(broadcast::error::RecvError::Closed) => return Err(StreamEnd::HubClosed),
+/// Serves a connection whose first request is `GET /api/v1/events` on the
+/// bare socket: reads the request head, runs the same checks as the axum
+/// route, and either answers the error or streams until the end.
+pub async fn serve_connection(st: Arc<AppState>, stream: TcpStream) {
+    let stream = Arc::new(stream);
+    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(HeadError::Closed)) | Err(_) => return,
+        Ok(Err(HeadError::Bad(status, message))) => {
+            let e = ApiError::new(status, 10004, message);
+            respond(&stream, e.into_response(), true).await;
+            return;
+        }
+    };
+    let (mut parts, http10) = head;
+    tracing::debug!(uri = %parts.uri, "event stream");
+    let opened = match open(&st, &mut parts).await {
+        Ok(o) => o,
+        Err(e) => {
+            respond(&stream, e.into_response(), !http10).await;
+            return;
+        }
+    };
+    let chunked = !http10;
+    let status_line = if http10 {
+        "HTTP/1.0 200 OK\r\nconnection: close\r\n"
+    } else {
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
+    };
+    let response = format!(
+        "{status_line}content-type: text/event-stream\r\ncache-control: no-cache\r\ndate: {}\r\n\r\n",
+        httpdate_now()
+    );
+    if write_all(&stream, response.as_bytes()).await.is_err() {
+        return;
+    }
+    let registration = st.hub.register(
+        opened.user,
+        Some(Socket {
+            stream: stream.clone(),
+            chunked,
+        }),
+    );
+    let out = Out::Socket(stream.clone());
+    follow(
+        &registration,
+        &out,
+        st.service.clone(),
+        opened.after,
+        st.shutdown.clone(),
+    )
+    .await;
+    drop(registration);
+    drop(opened.slot);
+    if chunked {
+        // The last chunk: the response ends cleanly.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), write_all(&stream, b"0\r\n\r\n")).await;
+    }
+}
+
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+/// Headers accepted in a request, at most.
+const MAX_HEADERS: usize = 64;
+
+enum HeadError {
+    Closed,
+    Bad(StatusCode, &'static str),
+}
+
+/// Reads and parses the request head; returns its parts and whether it is HTTP/1.0.
+async fn read_head(stream: &TcpStream) -> Result<(Parts, bool), HeadError> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => return to_parts(&req),
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HeadError::Bad(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "too many request headers",
+                ));
             }
+            Err(_) => {
+                return Err(HeadError::Bad(
+                    StatusCode::BAD_REQUEST,
+                    "malformed HTTP request",
+                ));
+            }
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(HeadError::Bad(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request head is too large",
+            ));
+        }
+        stream.readable().await.map_err(|_| HeadError::Closed)?;
+        let mut chunk = [0u8; 2048];
+        let want = chunk.len().min(MAX_HEAD - buf.len());
+        match stream.try_read(&mut chunk[..want]) {
+            Ok(0) => return Err(HeadError::Closed),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(HeadError::Closed),
         }
     }
 }
 
-enum Followed {
-    Lagged,
+fn to_parts(req: &httparse::Request<'_, '_>) -> Result<(Parts, bool), HeadError> {
+    let bad = |m| HeadError::Bad(StatusCode::BAD_REQUEST, m);
+    let http10 = req.version == Some(0);
+    let mut builder = axum::http::Request::builder()
+        .method(req.method.unwrap_or("GET"))
+        .uri(req.path.unwrap_or("/"))
+        .version(if http10 {
+            axum::http::Version::HTTP_10
+        } else {
+            axum::http::Version::HTTP_11
+        });
+    for h in req.headers.iter() {
+        builder = builder.header(h.name, h.value);
+    }
+    let request = builder
+        .body(())
+        .map_err(|_| bad("malformed request line or header"))?;
+    Ok((request.into_parts().0, http10))
+}
+
+/// Writes a complete (error) response and closes the connection.
+async fn respond(stream: &TcpStream, resp: Response, http11: bool) {
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut head = format!(
+        "HTTP/1.{} {} {}\r\n",
+        u8::from(http11),
+        parts.status.as_u16(),
+        parts.status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            head.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\ndate: {}\r\n\r\n",
+        body.len(),
+        httpdate_now()
+    ));
+    let _ = write_all(stream, head.as_bytes()).await;
+    let _ = write_all(stream, &body).await;
+}
+
+/// The `Date` header's value for now.
+fn httpdate_now() -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::now())
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod hub;
 pub mod openapi;
 pub mod rest;
 
@@ -85,6 +86,8 @@ pub struct AppState {
     pub open_streams: std::sync::Mutex<HashMap<String, usize>>,
     /// Flips to `true` when the server stops, ending live streams.
     pub shutdown: watch::Receiver<bool>,
+    /// Live fan-out of committed events to the open streams.
+    pub hub: hub::Hub,
 }
 
 /// Unknown routes: the REST envelope under `/v4`, the API error elsewhere.
@@ -236,6 +239,108 @@ async fn shutdown_signal() {
     }
 }
 
+/// The request line that sends a fresh connection to the bare event stream.
+const EVENTS_REQUEST: &[u8] = b"GET /api/v1/events";
+/// How long a new connection may take to show its first request line.
+const CLASSIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections and looks at each one's first request line: a
+/// connection opened for `GET /api/v1/events` is served by
+/// [`events::serve_connection`] on the bare socket (a stream then costs a
+/// few hundred bytes, not an HTTP connection's buffers); every other one is
+/// handed to axum.
+struct StreamListener {
+    accepted: tokio::sync::mpsc::Receiver<(tokio::net::TcpStream, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+impl StreamListener {
+    fn start(
+        listener: tokio::net::TcpListener,
+        state: Arc<AppState>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> StreamListener {
+        let addr = listener
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (tx, accepted) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            // Out of files or similar: wait rather than spin.
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    _ = shutdown.changed() => break,
+                };
+                let _ = tcp.set_nodelay(true);
+                let tx = tx.clone();
+                let state = state.clone();
+                let mut stop = shutdown.clone();
+                tokio::spawn(async move {
+                    let stream = tokio::select! {
+                        s = opens_event_stream(&tcp) => s,
+                        // A connection still silent when the server stops is dropped.
+                        _ = stop.wait_for(|stopped| *stopped) => return,
+                    };
+                    if stream {
+                        events::serve_connection(state, tcp).await;
+                    } else {
+                        let _ = tx.send((tcp, peer)).await;
+                    }
+                });
+            }
+        });
+        StreamListener { accepted, addr }
+    }
+}
+
+/// Whether the connection's first bytes are `GET /api/v1/events` followed
+/// by a space or `?`; waits (bounded) for that many bytes to arrive.
+async fn opens_event_stream(tcp: &tokio::net::TcpStream) -> bool {
+    let deadline = tokio::time::Instant::now() + CLASSIFY_TIMEOUT;
+    let mut buf = [0u8; EVENTS_REQUEST.len() + 1];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 || !EVENTS_REQUEST.starts_with(&buf[..n.min(EVENTS_REQUEST.len())]) {
+            return false;
+        }
+        if n == buf.len() {
+            return matches!(buf[EVENTS_REQUEST.len()], b' ' | b'?');
+        }
+        // Part of the request line so far; peeking again at once would spin.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+impl axum::serve::Listener for StreamListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.accepted.recv().await {
+            Some(conn) => conn,
+            // The accept loop has stopped (shutdown): accept nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
+}
+
 /// Opens the store and starts serving on `config.listen` (port 0 picks a free port).
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut store_config = SqliteConfig::new(&config.db_path);
@@ -246,6 +351,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .context("opening the store")?
         .with_context(|| format!("opening the database {}", config.db_path.display()))?;
+    let hub = hub::Hub::start(store.subscribe()).context("starting the event fan-out")?;
     let service = Arc::new(Service::new(store));
     let (stop, shutdown) = watch::channel(false);
     let state = Arc::new(AppState {
@@ -257,6 +363,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         verified: auth::VerifiedSigs::new(),
         open_streams: Default::default(),
         shutdown: shutdown.clone(),
+        hub,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -274,7 +381,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             }
         }
     });
-    drop(state);
+    let listener = StreamListener::start(listener, state, shutdown.clone());
     let mut stop_rx = shutdown;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
