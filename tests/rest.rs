@@ -492,15 +492,7 @@ async fn envelope_auth_and_routing() {
     assert_eq!(reply["ActionStatus"], "FAIL", "an hour of skew: {reply}");
 
     // A percent-encoded query (Python's urlencode turns `*` into %2A) is decoded.
-    let encoded: String = sig
-        .chars()
-        .map(|c| match c {
-            '*' => "%2A".to_string(),
-            '-' => "%2D".to_string(),
-            '_' => "%5F".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
+    let encoded = common::percent_encoded(&sig);
     let (status, reply) = raw(
         &ts,
         &list,

@@ -127,10 +127,10 @@ fn presented_sig(parts: &Parts) -> Result<String, ApiError> {
         .query()
         .filter(|_| parts.uri.path() == "/api/v1/events")
         .and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "usersig")
-                .map(|(_, v)| v.to_string())
+            // Percent-decoded, as URL encoders write `*` as `%2A`.
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "usersig")
+                .map(|(_, v)| v.into_owned())
         });
     from_query.ok_or_else(|| {
         unauthorized(

@@ -130,13 +130,23 @@ pub async fn events(State(st): State<Arc<AppState>>, mut parts: Parts) -> Respon
         Err(e) => return e.into_response(),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(16);
+    // Registered and placed in the log before the response head goes out:
+    // a client that saw the head misses nothing committed after it.
     let registration = st.hub.register(opened.user, None);
+    let bounds = match st.service.log_bounds().await {
+        Ok(b) => b,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let service = st.service.clone();
     let shutdown = st.shutdown.clone();
     tokio::spawn(async move {
         let _slot = opened.slot;
         let out = Out::Channel(tx);
-        follow(&registration, &out, service, opened.after, shutdown).await;
+        let start = Start {
+            after: opened.after,
+            bounds,
+        };
+        follow(&registration, &out, service, start, shutdown).await;
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
     let mut resp = Response::new(body);
@@ -226,7 +236,7 @@ enum Out {
 
 impl Out {
     fn chunked(&self, reg: &Registration) -> bool {
-        reg.sub.socket().is_none_or(|s| s.chunked)
+        reg.sub.socket().is_some_and(|s| s.chunked)
     }
 
     async fn write(&self, bytes: &[Bytes]) -> Result<(), StreamEnd> {
@@ -305,12 +315,12 @@ async fn follow(
     reg: &Registration,
     out: &Out,
     service: Arc<Service>,
-    after: Option<u64>,
+    start: Start,
     shutdown: watch::Receiver<bool>,
 ) {
     let stream = Stream { reg, out, service };
     let end = tokio::select! {
-        r = stream.run(after) => r,
+        r = stream.run(start) => r,
         // The client went away: stop now, not at its next event.
         _ = out.gone() => Err(StreamEnd::ClientGone),
         _ = wait_for_shutdown(shutdown) => Err(StreamEnd::Shutdown),
@@ -318,6 +328,13 @@ async fn follow(
     if let Err(e) = end {
         tracing::debug!("event stream ended: {e}");
     }
+}
+
+/// Where a stream starts: the client's last id, and the log's (head,
+/// pruned-through) read after the stream registered with the hub.
+struct Start {
+    after: Option<u64>,
+    bounds: (u64, u64),
 }
 
 struct Stream<'a> {
@@ -332,10 +349,10 @@ fn reset_frame(head: u64, why: &str) -> Frame {
 }
 
 impl Stream<'_> {
-    async fn run(&self, after: Option<u64>) -> Result<(), StreamEnd> {
+    async fn run(&self, start: Start) -> Result<(), StreamEnd> {
         let sub = &self.reg.sub;
-        let (head, pruned) = self.service.log_bounds().await?;
-        let mut last = match after {
+        let (head, pruned) = start.bounds;
+        let mut last = match start.after {
             None => head,
             Some(a) if a > head => {
                 let why = "the requested id is newer than this server's log";
@@ -481,6 +498,22 @@ pub async fn serve_connection(st: Arc<AppState>, stream: TcpStream) {
         }
     };
     let chunked = !http10;
+    // Registered and placed in the log before the response head goes out:
+    // a client that saw the head misses nothing committed after it.
+    let registration = st.hub.register(
+        opened.user,
+        Some(Socket {
+            stream: stream.clone(),
+            chunked,
+        }),
+    );
+    let bounds = match st.service.log_bounds().await {
+        Ok(b) => b,
+        Err(e) => {
+            respond(&stream, ApiError::from(e).into_response(), !http10).await;
+            return;
+        }
+    };
     let status_line = if http10 {
         "HTTP/1.0 200 OK\r\nconnection: close\r\n"
     } else {
@@ -493,19 +526,16 @@ pub async fn serve_connection(st: Arc<AppState>, stream: TcpStream) {
     if write_all(&stream, response.as_bytes()).await.is_err() {
         return;
     }
-    let registration = st.hub.register(
-        opened.user,
-        Some(Socket {
-            stream: stream.clone(),
-            chunked,
-        }),
-    );
     let out = Out::Socket(stream.clone());
+    let start = Start {
+        after: opened.after,
+        bounds,
+    };
     follow(
         &registration,
         &out,
         st.service.clone(),
-        opened.after,
+        start,
         st.shutdown.clone(),
     )
     .await;

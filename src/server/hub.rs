@@ -67,7 +67,8 @@ impl Frame {
         Frame::new(p.event.id, p.event.kind.as_str(), &p.json)
     }
 
-    /// The bytes for a stream: chunked for HTTP/1.1 sockets, plain otherwise.
+    /// The bytes for a stream: one chunk for an HTTP/1.1 socket; the plain
+    /// text for an HTTP/1.0 socket and for a response body hyper frames.
     pub fn bytes(&self, chunked: bool) -> &Bytes {
         if chunked { &self.chunk } else { &self.text }
     }
@@ -249,7 +250,7 @@ impl Subscriber {
     }
 
     fn chunked(&self) -> bool {
-        self.socket.as_ref().is_none_or(|s| s.chunked)
+        self.socket.as_ref().is_some_and(|s| s.chunked)
     }
 
     /// Folds `p` and says whether the user gets it; skips ids already handled.

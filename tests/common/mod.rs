@@ -163,3 +163,16 @@ pub async fn ok(
     );
     json
 }
+
+/// A UserSig with its alphabet's `*`, `-` and `_` percent-encoded, as URL
+/// encoders may write it (Python's `urlencode` turns `*` into `%2A`).
+pub fn percent_encoded(sig: &str) -> String {
+    sig.chars()
+        .map(|c| match c {
+            '*' => "%2A".to_string(),
+            '-' => "%2D".to_string(),
+            '_' => "%5F".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
