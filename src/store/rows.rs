@@ -45,9 +45,18 @@ pub(crate) fn role_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Role> {
     Role::parse(&s).ok_or_else(|| bad_column(idx, "role", &s))
 }
 
-pub const GROUP_COLUMNS: &str = "group_id, type, name, introduction, notification, face_url, owner, \
-     add_option, invite_option, max_members, member_count, created_at, info_seq, last_info_time, \
-     mute_all, activated, app_data";
+/// The group columns as a literal, so that statements on the writer's hot
+/// path are `concat!`ed constants rather than strings formatted per call.
+macro_rules! group_columns {
+    () => {
+        "group_id, type, name, introduction, notification, face_url, owner, \
+         add_option, invite_option, max_members, member_count, created_at, info_seq, last_info_time, \
+         mute_all, activated, app_data"
+    };
+}
+pub(crate) use group_columns;
+
+pub const GROUP_COLUMNS: &str = group_columns!();
 
 /// Maps a row selected with [`GROUP_COLUMNS`] (at offset 0).
 pub fn group_from_row(row: &Row<'_>) -> rusqlite::Result<GroupRow> {
@@ -111,8 +120,15 @@ fn qualified(cols: &str, alias: &str) -> String {
         .join(", ")
 }
 
-pub const REQUEST_COLUMNS: &str =
-    "id, group_id, applicant, inviter, message, created_at, status, handled_by, handled_at, reason";
+/// The request columns as a literal (see `group_columns`).
+macro_rules! request_columns {
+    () => {
+        "id, group_id, applicant, inviter, message, created_at, status, handled_by, handled_at, reason"
+    };
+}
+pub(crate) use request_columns;
+
+pub const REQUEST_COLUMNS: &str = request_columns!();
 
 pub fn request_from_row(row: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let status_s: String = row.get(6)?;
@@ -150,11 +166,14 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 pub fn group(conn: &Connection, group_id: &str) -> rusqlite::Result<Option<GroupRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {GROUP_COLUMNS} FROM groups WHERE group_id = ?1"
-    ))?
-    .query_row([group_id], group_from_row)
-    .optional()
+    const SQL: &str = concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE group_id = ?1"
+    );
+    conn.prepare_cached(SQL)?
+        .query_row([group_id], group_from_row)
+        .optional()
 }
 
 pub fn role(conn: &Connection, group_id: &str, user: &str) -> rusqlite::Result<Option<Role>> {
@@ -401,11 +420,14 @@ pub fn requests_for(
 }
 
 pub fn request(conn: &Connection, id: u64) -> rusqlite::Result<Option<RequestRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {REQUEST_COLUMNS} FROM join_requests WHERE id = ?1"
-    ))?
-    .query_row([to_i64(id)], request_from_row)
-    .optional()
+    const SQL: &str = concat!(
+        "SELECT ",
+        request_columns!(),
+        " FROM join_requests WHERE id = ?1"
+    );
+    conn.prepare_cached(SQL)?
+        .query_row([to_i64(id)], request_from_row)
+        .optional()
 }
 
 /// The newest event id and the id up to which the log was pruned.

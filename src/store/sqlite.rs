@@ -8,8 +8,8 @@ use super::{GroupRow, MemberRow, NewEvent, RequestRow, StoreResult, Tx};
 use crate::model::{Audience, GroupError, Limits, Published, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 /// Versioned migrations, applied in order at start-up (`PRAGMA user_version`).
@@ -25,6 +25,22 @@ const PRUNE_CHUNK: u64 = 2_000;
 
 /// Commands taken into one transaction at most.
 const MAX_BATCH: usize = 1024;
+
+/// Commits between two background checkpoint passes.
+const CHECKPOINT_EVERY_COMMITS: u64 = 64;
+
+/// WAL frames (pages) beyond which the writer lets the checkpointer catch up
+/// completely before it writes again. The WAL only restarts from its
+/// beginning when a write starts with every frame checkpointed, which under
+/// constant load otherwise never happens; this keeps the file bounded
+/// (about 64 MiB with 4 KiB pages).
+const WAL_HARD_LIMIT_FRAMES: u64 = 16_000;
+
+/// The longest the writer waits for that catch-up (normally a few
+/// milliseconds: the last commits' pages). A reader holding an old snapshot
+/// can hold a pass back; the writer then goes on and asks again once a later
+/// pass still finds the WAL over its limit.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
@@ -93,8 +109,15 @@ fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Conn
     // Savepoint journals and sorts stay in memory; a larger page cache.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -32_000)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
+}
+
+/// Runs a statement without parameters or rows through the statement cache
+/// (the writer's transaction and savepoint control, many times a second).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -123,7 +146,18 @@ impl SqliteStore {
         }
         let mut writer = open_connection(&config.path, config.synchronous_full)?;
         migrate(&mut writer)?;
-        let (head, _) = rows::log_bounds(&writer)?;
+        let (head, pruned) = rows::log_bounds(&writer)?;
+        // Checkpoints run on their own thread and connection, so a commit
+        // never waits for one (see `Checkpointer`).
+        let checkpoint_conn = open_connection(&config.path, config.synchronous_full)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoints = Arc::new(CheckpointShared::default());
+        let checkpointer = {
+            let shared = checkpoints.clone();
+            std::thread::Builder::new()
+                .name("groupdeck-checkpoint".into())
+                .spawn(move || Checkpointer::run(checkpoint_conn, &shared))?
+        };
         let readers = (0..config.readers.max(1))
             .map(|_| open_connection(&config.path, config.synchronous_full))
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -132,9 +166,12 @@ impl SqliteStore {
         let writer_state = Writer {
             conn: writer,
             next_event_id: head + 1,
+            pruned_through: pruned,
             limits: config.limits.clone(),
             hub: hub.clone(),
             retention: config.event_retention.max(1),
+            checkpoints,
+            checkpointer: Some(checkpointer),
         };
         let handle = std::thread::Builder::new()
             .name("groupdeck-writer".into())
@@ -235,12 +272,87 @@ impl Drop for SqliteStore {
     }
 }
 
+/// What the writer and the checkpointer share.
+#[derive(Default)]
+struct CheckpointShared {
+    state: Mutex<CheckpointState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    /// Transactions the writer committed.
+    commits: u64,
+    /// Commits fully copied into the database file by a completed pass.
+    covered: u64,
+    /// The commit count at which the next pass is due.
+    due: u64,
+    /// The WAL's length in frames as the last pass saw it.
+    wal_frames: u64,
+    /// The writer wants a pass now (the WAL is over its limit).
+    urgent: bool,
+    stop: bool,
+}
+
+impl CheckpointShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CheckpointState> {
+        // The state stays consistent even if a holder panicked: plain counters.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Copies committed WAL frames into the database file (PASSIVE checkpoints:
+/// never blocking the writer or the readers) on its own connection.
+struct Checkpointer;
+
+impl Checkpointer {
+    fn run(conn: Connection, shared: &CheckpointShared) {
+        loop {
+            let target = {
+                let mut st = shared.lock();
+                st.due = st.commits + CHECKPOINT_EVERY_COMMITS;
+                while !st.stop && !st.urgent && st.commits < st.due {
+                    st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                if st.stop {
+                    return;
+                }
+                st.urgent = false;
+                st.commits
+            };
+            let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            });
+            let mut st = shared.lock();
+            match pass {
+                Ok((busy, log, done)) => {
+                    st.wal_frames = u64::try_from(log).unwrap_or(0);
+                    if busy == 0 && log == done {
+                        st.covered = st.covered.max(target);
+                    }
+                }
+                Err(e) => tracing::warn!("checkpoint failed: {e}"),
+            }
+            drop(st);
+            shared.changed.notify_all();
+        }
+    }
+}
+
 struct Writer {
     conn: Connection,
     next_event_id: u64,
+    /// Events up to this id were pruned (only the writer prunes).
+    pruned_through: u64,
     limits: Limits,
     hub: broadcast::Sender<EventBatch>,
     retention: u64,
+    checkpoints: Arc<CheckpointShared>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -254,15 +366,62 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.bound_wal();
             self.commit_batch(&mut batch);
             self.maybe_prune();
         }
+        self.checkpoints.lock().stop = true;
+        self.checkpoints.changed.notify_all();
+        if let Some(handle) = self.checkpointer.take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Counts a commit for the checkpointer.
+    fn committed(&self) {
+        let mut st = self.checkpoints.lock();
+        st.commits += 1;
+        let due = st.commits == st.due;
+        drop(st);
+        if due {
+            self.checkpoints.changed.notify_all();
+        }
+    }
+
+    /// When the WAL has grown past its limit, waits until every commit is
+    /// checkpointed, so that this batch's write restarts the WAL from its
+    /// beginning.
+    fn bound_wal(&self) {
+        let shared = &*self.checkpoints;
+        let mut st = shared.lock();
+        if st.wal_frames < WAL_HARD_LIMIT_FRAMES {
+            return;
+        }
+        let commits = st.commits;
+        st.urgent = true;
+        shared.changed.notify_all();
+        let deadline = std::time::Instant::now() + CATCH_UP_WAIT;
+        while st.covered < commits && !st.stop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                tracing::warn!("the checkpointer is behind; the WAL keeps growing for now");
+                break;
+            }
+            st = shared
+                .changed
+                .wait_timeout(st, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        // Normally the next write starts the WAL over. Either way the next
+        // pass reports its real length.
+        st.wal_frames = 0;
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let start_id = self.next_event_id;
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec_cached(&self.conn, "BEGIN IMMEDIATE") {
             tracing::error!("cannot begin a transaction: {e}");
             let err = storage_error(e);
             for job in batch.drain(..) {
@@ -290,7 +449,7 @@ impl Writer {
             }
             let events_mark = tx.events.len();
             let id_mark = tx.next_event_id;
-            if let Err(e) = tx.conn.execute_batch("SAVEPOINT cmd") {
+            if let Err(e) = exec_cached(tx.conn, "SAVEPOINT cmd") {
                 let (_, done) = job(None);
                 tracing::error!("cannot open a savepoint: {e}");
                 completions.push(done);
@@ -309,11 +468,12 @@ impl Writer {
                 }
             };
             let closed = if ok {
-                tx.conn.execute_batch("RELEASE cmd")
+                exec_cached(tx.conn, "RELEASE cmd")
             } else {
                 tx.events.truncate(events_mark);
                 tx.next_event_id = id_mark;
-                tx.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")
+                exec_cached(tx.conn, "ROLLBACK TO cmd")
+                    .and_then(|()| exec_cached(tx.conn, "RELEASE cmd"))
             };
             if let Err(e) = closed {
                 tracing::error!("savepoint failed: {e}");
@@ -332,10 +492,11 @@ impl Writer {
         let events = std::mem::take(&mut tx.events);
         let committed = match lost {
             Some(e) => Err(e),
-            None => self.conn.execute_batch("COMMIT").map_err(storage_error),
+            None => exec_cached(&self.conn, "COMMIT").map_err(storage_error),
         };
         match committed {
             Ok(()) => {
+                self.committed();
                 self.next_event_id = next_id;
                 if !events.is_empty() {
                     // No subscriber is fine: the events are in the log.
@@ -365,9 +526,7 @@ impl Writer {
     /// rows only they needed), a chunk at a time.
     fn maybe_prune(&mut self) {
         let head = self.next_event_id.saturating_sub(1);
-        let Ok((_, pruned)) = rows::log_bounds(&self.conn) else {
-            return;
-        };
+        let pruned = self.pruned_through;
         let slack = (self.retention / 10).clamp(1, PRUNE_CHUNK);
         if head.saturating_sub(pruned) <= self.retention + slack {
             return;
@@ -391,8 +550,12 @@ impl Writer {
             )?;
             tx.commit()
         })();
-        if let Err(e) = result {
-            tracing::warn!("pruning the event log failed: {e}");
+        match result {
+            Ok(()) => {
+                self.pruned_through = cut;
+                self.committed();
+            }
+            Err(e) => tracing::warn!("pruning the event log failed: {e}"),
         }
     }
 }
@@ -456,9 +619,10 @@ impl Tx for SqliteTx<'_> {
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(storage_error)?;
         self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO groups({}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                rows::GROUP_COLUMNS
+            .prepare_cached(concat!(
+                "INSERT INTO groups(",
+                rows::group_columns!(),
+                ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -635,12 +799,16 @@ impl Tx for SqliteTx<'_> {
         applicant: &str,
     ) -> StoreResult<Option<RequestRow>> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {} FROM join_requests WHERE group_id = ?1 AND applicant = ?2 AND status = 'pending' \
-                 ORDER BY id LIMIT 1",
-                rows::REQUEST_COLUMNS
+            .prepare_cached(concat!(
+                "SELECT ",
+                rows::request_columns!(),
+                " FROM join_requests WHERE group_id = ?1 AND applicant = ?2 AND status = 'pending' \
+                 ORDER BY id LIMIT 1"
             ))
-            .and_then(|mut s| s.query_row([group_id, applicant], rows::request_from_row).optional())
+            .and_then(|mut s| {
+                s.query_row([group_id, applicant], rows::request_from_row)
+                    .optional()
+            })
             .map_err(storage_error)
     }
 
@@ -754,5 +922,40 @@ impl Tx for SqliteTx<'_> {
             membership: e.membership,
         });
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer never checkpoints itself: the background pass copies the
+    /// committed pages into the database file, and a store opened again on
+    /// the same file sees every commit.
+    #[tokio::test]
+    async fn checkpoints_run_in_the_background() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("g.db");
+        let store = SqliteStore::open(SqliteConfig::new(&path))?;
+        // The schema is still only in the WAL.
+        let before = std::fs::metadata(&path)?.len();
+        let commits = CHECKPOINT_EVERY_COMMITS + 8;
+        for i in 0..commits {
+            let user = format!("user-{i}");
+            store.write(move |tx| tx.ensure_user(&user, "", "")).await?;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path)?.len() <= before {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint reached the database file"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(store);
+        let store = SqliteStore::open(SqliteConfig::new(&path))?;
+        let last = format!("user-{}", commits - 1);
+        assert!(store.read(move |c| rows::user_exists(c, &last)).await?);
+        Ok(())
     }
 }
