@@ -57,6 +57,10 @@ const MAX_CONNECTIONS_PER_PROCESS: usize = 19_000;
 const SPARE_FILES: u64 = 500;
 /// Time between two timed events.
 const EVENT_GAP: Duration = Duration::from_millis(200);
+/// Events sent after the timed ones and not timed: a worker reports its
+/// arrivals (a burst of work) once its streams have every event, which
+/// would otherwise slow the other workers' reading of the last timed one.
+const TRAILING_EVENTS: usize = 1;
 /// How long the swarm may take to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the workers may take to report after the last event.
@@ -556,7 +560,7 @@ impl Swarm {
             if args.in_process {
                 let addr = loopback_addr(url)?;
                 let tx = tx.clone();
-                let events = args.events;
+                let events = args.events + TRAILING_EVENTS;
                 let deadline = Instant::now() + timeout;
                 workers.tasks.push(tokio::spawn(async move {
                     let (wtx, mut wrx) = mpsc::unbounded_channel();
@@ -581,7 +585,7 @@ impl Swarm {
                     .args(["bench", "fanout-worker", "--url", url])
                     .args(["--first-user", &first.to_string()])
                     .args(["--count", &n.to_string()])
-                    .args(["--events", &args.events.to_string()])
+                    .args(["--events", &(args.events + TRAILING_EVENTS).to_string()])
                     .args(["--after", &after.to_string()])
                     .args(["--timeout-secs", &timeout.as_secs().max(1).to_string()])
                     .stdin(Stdio::piped())
@@ -807,7 +811,7 @@ fn subscriber(i: usize) -> String {
 
 /// How long a worker may live: connecting, the events, reporting.
 fn worker_timeout(args: &FanoutArgs) -> Duration {
-    CONNECT_TIMEOUT + EVENT_GAP * (args.events as u32 + 1) + COLLECT_TIMEOUT
+    CONNECT_TIMEOUT + EVENT_GAP * (args.events + TRAILING_EVENTS + 1) as u32 + COLLECT_TIMEOUT
 }
 
 /// Waits for the swarm, reads RSS around it; returns (RSS per stream, connect seconds).
@@ -917,7 +921,7 @@ async fn drive_groupdeck(
     let joiner = Actor::user(JOINER);
     let mut commits = HashMap::new();
     let mut joined = false;
-    for _ in 0..args.events {
+    for k in 0..args.events + TRAILING_EVENTS {
         if joined {
             service.quit(&joiner, &gid).await?;
         } else {
@@ -926,7 +930,9 @@ async fn drive_groupdeck(
         let at = now_us();
         joined = !joined;
         let (id, _) = service.log_bounds().await?;
-        commits.insert(id, at);
+        if k < args.events {
+            commits.insert(id, at);
+        }
         tokio::time::sleep(EVENT_GAP).await;
     }
     let got = swarm.collect(COLLECT_TIMEOUT).await?;
@@ -1013,9 +1019,12 @@ async fn run_bare(args: &FanoutArgs) -> anyhow::Result<Figures> {
         let mut swarm = Swarm::start(args, &url, 0, sigs, worker_timeout(args))?;
         let (rss, connect_secs) = connect_swarm(&mut swarm, args.subscribers).await?;
         let mut commits = HashMap::new();
-        for k in 0..args.events {
+        for k in 0..args.events + TRAILING_EVENTS {
             let id = k as u64 + 1;
-            commits.insert(id, bare.send(id, sample));
+            let at = bare.send(id, sample);
+            if k < args.events {
+                commits.insert(id, at);
+            }
             tokio::time::sleep(EVENT_GAP).await;
         }
         let got = swarm.collect(COLLECT_TIMEOUT).await?;
