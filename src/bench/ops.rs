@@ -319,34 +319,32 @@ impl Wire {
             None => self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
         }
         let reused = self.conn.is_some();
-        match tokio::time::timeout(REQUEST_TIMEOUT, self.round_trip()).await {
-            Ok(Ok((status, start, len))) => Ok((status, &self.reply[start..start + len])),
-            // A kept-alive connection the server closed before reading this
-            // request: nothing of it was answered, so it is sent once more
-            // on a new connection, as HTTP clients do.
-            Ok(Err(Stale)) if reused => {
-                self.conn = None;
-                match tokio::time::timeout(REQUEST_TIMEOUT, self.round_trip()).await {
-                    Ok(Ok((status, start, len))) => Ok((status, &self.reply[start..start + len])),
-                    Ok(Err(e)) => {
-                        self.conn = None;
-                        Err(e.into())
-                    }
-                    Err(_) => {
-                        self.conn = None;
-                        Err(anyhow!("no reply within {REQUEST_TIMEOUT:?}"))
-                    }
-                }
-            }
-            Ok(Err(e)) => {
-                self.conn = None;
-                Err(e.into())
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(anyhow!("no reply within {REQUEST_TIMEOUT:?}"))
-            }
+        let mut outcome = self.timed_round_trip().await;
+        // A kept-alive connection the server closed before reading this
+        // request: nothing of it was answered, so it is sent once more on a
+        // new connection, as HTTP clients do.
+        if reused && matches!(outcome, Err(Stale)) {
+            outcome = self.timed_round_trip().await;
         }
+        match outcome {
+            Ok((status, start, len)) => Ok((status, &self.reply[start..start + len])),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// [`Wire::round_trip`] within [`REQUEST_TIMEOUT`]; a failed connection
+    /// is dropped, so the next call opens a new one.
+    async fn timed_round_trip(&mut self) -> Result<(u16, usize, usize), WireError> {
+        let outcome = match tokio::time::timeout(REQUEST_TIMEOUT, self.round_trip()).await {
+            Ok(r) => r,
+            Err(_) => Err(WireError::Other(format!(
+                "no reply within {REQUEST_TIMEOUT:?}"
+            ))),
+        };
+        if outcome.is_err() {
+            self.conn = None;
+        }
+        outcome
     }
 
     /// Writes `out` and reads one reply into `reply`: the status and where
