@@ -128,10 +128,8 @@ fn published(id: u64) -> EventBatch {
         targets: vec![newcomer.clone()],
         detail: json!({"via": "approval", "member_count": 100_001}),
     };
-    let json: Arc<str> = serde_json::to_string(&event).expect("event json").into();
     Arc::new(vec![Published {
         event,
-        json,
         audience: Audience::Members,
         membership: MembershipChange {
             joined: vec![newcomer],

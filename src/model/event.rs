@@ -98,8 +98,6 @@ pub struct MembershipChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     pub event: Event,
-    /// The event as JSON, serialised once for every subscriber.
-    pub json: std::sync::Arc<str>,
     pub audience: Audience,
     pub membership: MembershipChange,
 }

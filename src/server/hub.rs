@@ -63,8 +63,10 @@ impl Frame {
         Frame { id, chunk, text }
     }
 
+    /// The event's frame; its JSON is written once here for every stream.
     pub fn of(p: &Published) -> Frame {
-        Frame::new(p.event.id, p.event.kind.as_str(), &p.json)
+        let json = serde_json::to_string(&p.event).unwrap_or_else(|_| "{}".into());
+        Frame::new(p.event.id, p.event.kind.as_str(), &json)
     }
 
     /// The bytes for a stream: one chunk for an HTTP/1.1 socket; the plain
@@ -547,7 +549,6 @@ mod tests {
             detail: serde_json::json!({}),
         };
         Published {
-            json: serde_json::to_string(&event).unwrap_or_default().into(),
             event,
             audience,
             membership: MembershipChange {
@@ -634,7 +635,7 @@ mod tests {
         let events: Vec<Published> = (1..=8)
             .map(|id| {
                 let mut p = published(id, "g", &[], Audience::Members);
-                p.json = format!("\"{big}\"").into();
+                p.event.actor = big.clone();
                 p
             })
             .collect();

@@ -913,11 +913,9 @@ impl Tx for SqliteTx<'_> {
             targets: e.targets,
             detail: e.detail,
         };
-        let json =
-            serde_json::to_string(&event).map_err(|e| GroupError::Internal(e.to_string()))?;
+        // Serialised for the wire by the fan-out, off this thread.
         self.events.push(Published {
             event,
-            json: json.into(),
             audience: e.audience,
             membership: e.membership,
         });
