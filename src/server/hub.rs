@@ -339,6 +339,10 @@ struct Shard {
     free: Vec<usize>,
 }
 
+/// Shard threads at most, however many cores: past a few, writing to
+/// sockets is bound by the kernel, not by the threads.
+const MAX_SHARDS: usize = 8;
+
 /// Subscribers visited per lock of a shard, so registering never waits
 /// for a whole fan-out.
 const VISIT_CHUNK: usize = 512;
@@ -429,7 +433,9 @@ impl Hub {
 
     /// Starts the dispatcher and one shard thread per core, fed by `live`.
     pub fn start(mut live: broadcast::Receiver<EventBatch>) -> std::io::Result<Hub> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(MAX_SHARDS);
         let mut hub = Hub::inert(cores);
         for i in 0..cores {
             let (tx, rx) = mpsc::channel::<Arc<FrameBatch>>();
