@@ -153,7 +153,7 @@ pub struct Subscriber {
 
 /// What a subscriber's task has to do next.
 pub enum Work {
-    /// Write these bytes, in order, then call [`Subscriber::drained`].
+    /// Write these bytes, in order, then ask [`Subscriber::next_work`] again.
     Write(Vec<Bytes>),
     /// The stream fell behind: catch up from the log after this id.
     CatchUp(u64),
@@ -191,8 +191,8 @@ impl Subscriber {
 
     /// The log has been sent up to `upto` and the user's groups as of it are
     /// `groups`: replay what arrived meanwhile and go live. Returns the bytes
-    /// to write first, or `None` when the buffer overflowed meanwhile (catch
-    /// up again from the returned id).
+    /// to write first, or, when the buffer overflowed meanwhile, the id to
+    /// catch up from again.
     pub fn go_live(&self, upto: u64, groups: HashSet<String>) -> Result<Vec<Bytes>, u64> {
         let mut st = self.lock();
         st.last = st.last.max(upto);
