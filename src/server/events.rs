@@ -1,6 +1,6 @@
 //! `GET /api/v1/events`: the live event stream as Server-Sent Events.
 //!
-//! A stream registers with the live [`Hub`] first, then replays what it is
+//! A stream registers with the live [`Hub`](super::hub::Hub) first, then replays what it is
 //! entitled to from the log after the client's last id, then goes live: the
 //! hub replays what arrived meanwhile past that point and from then on its
 //! shards write each frame straight to the socket. So there is no gap and
