@@ -627,6 +627,13 @@ impl Wire {
 
     /// Creates this user's fence group and reads through its
     /// `group_created`; returns what came before it and the fence's id.
+    /// The stream is its user's own and carried nothing else: that user's
+    /// fence is the next thing on it.
+    async fn fence_is_next(&mut self, ts: &TestServer) {
+        let (before, _) = self.fence(ts).await;
+        assert!(before.is_empty(), "{}: {before:?}", self.user);
+    }
+
     async fn fence(&mut self, ts: &TestServer) -> (Vec<Ev>, u64) {
         let user = self.user.clone();
         let g = ts
@@ -749,7 +756,13 @@ async fn open_bare_with(
     ))
     .await;
     let head = raw.head().await;
-    check_stream_head(&head, &format!("events{query} as {user}"));
+    bare_wire(&head, raw, user, &format!("events{query} as {user}"))
+}
+
+/// Checks a bare stream's 200 head and reads `user`'s stream from `raw`.
+#[track_caller]
+fn bare_wire(head: &Head, raw: Raw, user: &str, what: &str) -> Wire {
+    check_stream_head(head, what);
     Wire::new(user, raw, Framing::OneFramePerChunk)
 }
 
@@ -1229,8 +1242,7 @@ async fn malformed_and_oversized_request_heads() {
         &[("X-Padding", "a".repeat(15 * 1024))],
     )
     .await;
-    let (before, _) = s.fence(&ts).await;
-    assert!(before.is_empty());
+    s.fence_is_next(&ts).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1253,10 +1265,8 @@ async fn the_request_line_may_arrive_in_pieces() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     raw.send(&req[18..]).await;
     let head1 = raw.head().await;
-    check_stream_head(&head1, "a split request line");
-    let mut s = Wire::new("u", raw, Framing::OneFramePerChunk);
-    let (before, _) = s.fence(&ts).await;
-    assert!(before.is_empty());
+    let mut s = bare_wire(&head1, raw, "u", "a split request line");
+    s.fence_is_next(&ts).await;
 
     // An error shows which path served it: only the bare path closes the
     // connection after a 401 (axum would keep it open for the next request).
@@ -1348,8 +1358,7 @@ async fn usersig_in_the_query_instead_of_the_header() {
     let target = format!("/api/v1/events?after={h}&usersig={}", ts.sig("u"));
     raw.send(&request(&target, "HTTP/1.1", &[])).await;
     let head1 = raw.head().await;
-    check_stream_head(&head1, "usersig in the query");
-    let mut s = Wire::new("u", raw, Framing::OneFramePerChunk);
+    let mut s = bare_wire(&head1, raw, "u", "usersig in the query");
     let g = open_group(&ts, "o", "g", &["u"]).await;
     let got = s.next().await;
     assert_eq!(
@@ -1357,8 +1366,7 @@ async fn usersig_in_the_query_instead_of_the_header() {
         ("group_created", g.as_str())
     );
     // The fence is u's own: the stream is u's.
-    let (before, _) = s.fence(&ts).await;
-    assert!(before.is_empty());
+    s.fence_is_next(&ts).await;
 }
 
 #[tokio::test]
@@ -1382,10 +1390,9 @@ async fn usersig_in_the_query_may_be_percent_encoded() {
             body = String::from_utf8_lossy(&raw.body(len).await).into_owned();
         }
     }
-    check_stream_head(&head1, &format!("percent-encoded usersig; body {body}"));
-    let mut s = Wire::new("u", raw, Framing::OneFramePerChunk);
-    let (before, _) = s.fence(&ts).await;
-    assert!(before.is_empty());
+    let what = format!("percent-encoded usersig; body {body}");
+    let mut s = bare_wire(&head1, raw, "u", &what);
+    s.fence_is_next(&ts).await;
 }
 
 // ---------------------------------------------------------------------------

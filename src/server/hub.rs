@@ -523,20 +523,6 @@ impl Hub {
             sub,
         }
     }
-
-    /// Open streams.
-    pub fn len(&self) -> usize {
-        (0..self.inner.shards.len())
-            .map(|i| {
-                let s = self.inner.shard(i);
-                s.slots.len() - s.free.len()
-            })
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -561,6 +547,18 @@ mod tests {
                 joined: joined.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
             },
+        }
+    }
+
+    impl Hub {
+        /// Open streams.
+        fn len(&self) -> usize {
+            (0..self.inner.shards.len())
+                .map(|i| {
+                    let s = self.inner.shard(i);
+                    s.slots.len() - s.free.len()
+                })
+                .sum()
         }
     }
 
