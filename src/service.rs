@@ -665,7 +665,7 @@ impl Service {
                 let role = tx.role(&gid, &actor.user_id)?;
                 let outcome = rules::check_join(&g.facts(), &actor, role)?;
                 check_user_room(tx, g.group_type, &actor.user_id)?;
-                let message = message.unwrap_or_default();
+                let message = message.clone().unwrap_or_default();
                 match outcome {
                     JoinOutcome::Joined => {
                         tx.add_member(&g, &actor.user_id, Role::Member)?;
@@ -788,7 +788,7 @@ impl Service {
                 let mut results: Vec<(String, InviteResult)> = Vec::with_capacity(users.len());
                 let mut added: Vec<String> = Vec::new();
                 let mut seen = HashSet::new();
-                for user in users {
+                for user in users.iter().cloned() {
                     if !seen.insert(user.clone()) {
                         continue;
                     }
@@ -939,7 +939,7 @@ impl Service {
                 let mut g = load_group(tx, &gid)?;
                 let role = tx.role(&gid, &actor.user_id)?;
                 let mut removed = Vec::new();
-                for target in targets {
+                for target in targets.iter().cloned() {
                     if removed.contains(&target) {
                         continue;
                     }
@@ -967,7 +967,7 @@ impl Service {
                     EventKind::MemberKicked,
                     &actor,
                     removed.clone(),
-                    json!({"reason": reason.unwrap_or_default(), "member_count": g.member_count}),
+                    json!({"reason": reason.clone().unwrap_or_default(), "member_count": g.member_count}),
                     audience,
                     MembershipChange {
                         left: removed,
@@ -1313,13 +1313,13 @@ impl Service {
                         "Work groups do not support muting members",
                     ));
                 }
-                if let Some(card) = change.name_card {
+                if let Some(card) = change.name_card.clone() {
                     m.name_card = card;
                 }
                 if let Some(updates) = &change.app_data {
                     limits::merge_custom_fields(&mut m.app_data, updates, limits::MEMBER_FIELDS)?;
                 }
-                if let Some(flag) = change.msg_flag {
+                if let Some(flag) = change.msg_flag.clone() {
                     m.msg_flag = flag;
                 }
                 if let Some(secs) = change.mute_secs {

@@ -68,8 +68,46 @@ impl SqliteConfig {
 /// A batch of events committed together, in id order.
 pub type EventBatch = Arc<Vec<Published>>;
 
-type Completion = Box<dyn FnOnce(Result<(), GroupError>) + Send>;
-type Job = Box<dyn FnOnce(Option<&mut SqliteTx<'_>>) -> (bool, Completion) + Send>;
+/// One queued command. The writer may run it more than once (see
+/// [`Writer::commit_batch`]): only the last run counts.
+trait Command: Send {
+    /// Runs the command in the batch's transaction; returns whether it succeeded.
+    fn run(&mut self, tx: &mut SqliteTx<'_>) -> bool;
+    /// Replies to the caller: the last run's result once `commit` is `Ok`.
+    fn finish(self: Box<Self>, commit: Result<(), GroupError>);
+}
+
+type Job = Box<dyn Command>;
+
+struct Queued<T, F> {
+    f: F,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Command for Queued<T, F>
+where
+    T: Send,
+    F: Fn(&mut dyn Tx) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, tx: &mut SqliteTx<'_>) -> bool {
+        self.result = None;
+        let result = (self.f)(tx);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), GroupError>) {
+        let answer = match (commit, self.result) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(result)) => result,
+            // Only a command that panicked has no result.
+            (Ok(()), None) => Err(GroupError::Internal("the command failed".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
@@ -195,23 +233,20 @@ impl SqliteStore {
         self.hub.subscribe()
     }
 
-    /// Runs one command in the writer's next batch; resolves after the batch is durable.
+    /// Runs one command in the writer's next batch; resolves after the batch
+    /// is durable. The command should make every check before its first
+    /// write: one that fails after writing makes the writer redo its batch
+    /// the careful way (still correct, but slower).
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn Tx) -> StoreResult<T> + Send + 'static,
+        F: Fn(&mut dyn Tx) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |tx| {
-            let result = match tx {
-                Some(tx) => f(tx),
-                None => Err(GroupError::Internal("the database is unavailable".into())),
-            };
-            let ok = result.is_ok();
-            let done: Completion = Box::new(move |commit| {
-                let _ = reply.send(commit.and(result));
-            });
-            (ok, done)
+        let job: Job = Box::new(Queued {
+            f,
+            result: None,
+            reply,
         });
         self.jobs
             .send(job)
@@ -343,6 +378,23 @@ impl Checkpointer {
     }
 }
 
+/// How a pass over a batch ended.
+enum PassEnd {
+    /// Every command ran; the transaction is open with their changes.
+    Ran,
+    /// A command failed after writing: roll back and run the batch carefully.
+    Redo,
+    /// The transaction is lost; nothing of the batch may be acknowledged.
+    Lost(GroupError),
+}
+
+struct Pass {
+    end: PassEnd,
+    /// The events of the commands that succeeded, in id order.
+    events: Vec<Published>,
+    next_event_id: u64,
+}
+
 struct Writer {
     conn: Connection,
     next_event_id: u64,
@@ -418,92 +470,46 @@ impl Writer {
         st.wal_frames = 0;
     }
 
+    /// Runs a batch of commands in one transaction and commits it, then
+    /// replies to each and publishes the batch's events.
+    ///
+    /// Commands check before they write, so a failing command normally
+    /// leaves nothing to undo, and the batch runs without a savepoint per
+    /// command (the savepoint's copies of every page a command touches are
+    /// a large share of the writer's work). When a command does fail after
+    /// writing, the whole transaction is rolled back and the batch runs
+    /// again with a savepoint around each command, so that command fails
+    /// alone. Nothing was acknowledged or published before, and the redo
+    /// sees the same state and the same clock.
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let start_id = self.next_event_id;
-        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-        if let Err(e) = exec_cached(&self.conn, "BEGIN IMMEDIATE") {
-            tracing::error!("cannot begin a transaction: {e}");
-            let err = storage_error(e);
-            for job in batch.drain(..) {
-                let (_, done) = job(None);
-                done(Err(err.clone()));
-            }
-            return;
-        }
-        let mut tx = SqliteTx {
-            conn: &self.conn,
-            now: now_ms(),
-            next_event_id: start_id,
-            events: Vec::new(),
-            limits: &self.limits,
-        };
-        // Set when the transaction itself was lost (SQLite rolls back the
-        // whole transaction on some I/O and memory errors): nothing of this
-        // batch may be acknowledged then.
-        let mut lost: Option<GroupError> = None;
-        for job in batch.drain(..) {
-            if lost.is_some() {
-                let (_, done) = job(None);
-                completions.push(done);
-                continue;
-            }
-            let events_mark = tx.events.len();
-            let id_mark = tx.next_event_id;
-            if let Err(e) = exec_cached(tx.conn, "SAVEPOINT cmd") {
-                let (_, done) = job(None);
-                tracing::error!("cannot open a savepoint: {e}");
-                completions.push(done);
-                lost = Some(storage_error(e));
-                continue;
-            }
-            // A panicking command fails alone; its reply channel is dropped,
-            // which its caller sees as an internal error.
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut tx))));
-            let (ok, done) = match outcome {
-                Ok((ok, done)) => (ok, Some(done)),
-                Err(_) => {
-                    tracing::error!("a command panicked; it was rolled back");
-                    (false, None)
+        let now = now_ms();
+        let mut panicked = vec![false; batch.len()];
+        let mut pass = self.run_pass(batch, &mut panicked, false, start_id, now);
+        if matches!(pass.end, PassEnd::Redo) {
+            match exec_cached(&self.conn, "ROLLBACK") {
+                Ok(()) => pass = self.run_pass(batch, &mut panicked, true, start_id, now),
+                Err(e) => {
+                    tracing::error!("cannot roll the batch back: {e}");
+                    pass.end = PassEnd::Lost(storage_error(e));
                 }
-            };
-            let closed = if ok {
-                exec_cached(tx.conn, "RELEASE cmd")
-            } else {
-                tx.events.truncate(events_mark);
-                tx.next_event_id = id_mark;
-                exec_cached(tx.conn, "ROLLBACK TO cmd")
-                    .and_then(|()| exec_cached(tx.conn, "RELEASE cmd"))
-            };
-            if let Err(e) = closed {
-                tracing::error!("savepoint failed: {e}");
-                lost = Some(storage_error(e));
-            } else if tx.conn.is_autocommit() {
-                tracing::error!("the transaction was rolled back by the database");
-                lost = Some(GroupError::Internal(
-                    "the database rolled the batch back".into(),
-                ));
-            }
-            if let Some(done) = done {
-                completions.push(done);
             }
         }
-        let next_id = tx.next_event_id;
-        let events = std::mem::take(&mut tx.events);
-        let committed = match lost {
-            Some(e) => Err(e),
-            None => exec_cached(&self.conn, "COMMIT").map_err(storage_error),
+        let committed = match pass.end {
+            PassEnd::Ran => exec_cached(&self.conn, "COMMIT").map_err(storage_error),
+            PassEnd::Lost(e) => Err(e),
+            PassEnd::Redo => Err(GroupError::Internal("the batch could not be redone".into())),
         };
         match committed {
             Ok(()) => {
                 self.committed();
-                self.next_event_id = next_id;
-                if !events.is_empty() {
+                self.next_event_id = pass.next_event_id;
+                if !pass.events.is_empty() {
                     // No subscriber is fine: the events are in the log.
-                    let _ = self.hub.send(Arc::new(events));
+                    let _ = self.hub.send(Arc::new(pass.events));
                 }
-                for done in completions {
-                    done(Ok(()));
+                for job in batch.drain(..) {
+                    job.finish(Ok(()));
                 }
             }
             Err(err) => {
@@ -515,11 +521,101 @@ impl Writer {
                 self.next_event_id = rows::log_bounds(&self.conn)
                     .map(|(head, _)| head + 1)
                     .unwrap_or(start_id);
-                for done in completions {
-                    done(Err(err.clone()));
+                for job in batch.drain(..) {
+                    job.finish(Err(err.clone()));
                 }
             }
         }
+    }
+
+    /// One pass over the batch in a new transaction, left open. `careful`
+    /// puts each command in a savepoint; otherwise the pass stops at the
+    /// first command that fails after writing.
+    fn run_pass(
+        &self,
+        batch: &mut [Job],
+        panicked: &mut [bool],
+        careful: bool,
+        start_id: u64,
+        now: u64,
+    ) -> Pass {
+        let mut pass = Pass {
+            end: PassEnd::Ran,
+            events: Vec::new(),
+            next_event_id: start_id,
+        };
+        if let Err(e) = exec_cached(&self.conn, "BEGIN IMMEDIATE") {
+            tracing::error!("cannot begin a transaction: {e}");
+            pass.end = PassEnd::Lost(storage_error(e));
+            return pass;
+        }
+        let mut tx = SqliteTx {
+            conn: &self.conn,
+            now,
+            next_event_id: start_id,
+            events: Vec::new(),
+            limits: &self.limits,
+        };
+        for (job, panicked) in batch.iter_mut().zip(panicked.iter_mut()) {
+            if *panicked {
+                continue;
+            }
+            let events_mark = tx.events.len();
+            let id_mark = tx.next_event_id;
+            let changes_mark = tx.conn.total_changes();
+            if careful && let Err(e) = exec_cached(tx.conn, "SAVEPOINT cmd") {
+                tracing::error!("cannot open a savepoint: {e}");
+                pass.end = PassEnd::Lost(storage_error(e));
+                break;
+            }
+            // A panicking command fails alone; it replies with an internal error.
+            let ok =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut tx))) {
+                    Ok(ok) => ok,
+                    Err(_) => {
+                        tracing::error!("a command panicked; it was rolled back");
+                        *panicked = true;
+                        false
+                    }
+                };
+            let closed = if careful {
+                if ok {
+                    exec_cached(tx.conn, "RELEASE cmd")
+                } else {
+                    tx.events.truncate(events_mark);
+                    tx.next_event_id = id_mark;
+                    exec_cached(tx.conn, "ROLLBACK TO cmd")
+                        .and_then(|()| exec_cached(tx.conn, "RELEASE cmd"))
+                }
+            } else {
+                if !ok
+                    && (tx.conn.total_changes() != changes_mark
+                        || tx.events.len() != events_mark
+                        || tx.next_event_id != id_mark)
+                {
+                    pass.end = PassEnd::Redo;
+                    return pass;
+                }
+                Ok(())
+            };
+            if let Err(e) = closed {
+                tracing::error!("savepoint failed: {e}");
+                pass.end = PassEnd::Lost(storage_error(e));
+                break;
+            }
+            if tx.conn.is_autocommit() {
+                // SQLite rolls the whole transaction back on some I/O and
+                // memory errors: nothing of this batch may be acknowledged.
+                tracing::error!("the transaction was rolled back by the database");
+                pass.end = PassEnd::Lost(GroupError::Internal(
+                    "the database rolled the batch back".into(),
+                ));
+                break;
+            }
+        }
+        pass.next_event_id = tx.next_event_id;
+        pass.events = std::mem::take(&mut tx.events);
+        pass
     }
 
     /// Drops events older than the retention window (with the entitlement
@@ -954,6 +1050,49 @@ mod tests {
         let store = SqliteStore::open(SqliteConfig::new(&path))?;
         let last = format!("user-{}", commits - 1);
         assert!(store.read(move |c| rows::user_exists(c, &last)).await?);
+        Ok(())
+    }
+
+    /// A command that fails after writing leaves nothing behind, and the
+    /// commands batched with it (before and after) still commit, each once.
+    #[tokio::test]
+    async fn a_command_failing_after_its_writes_fails_alone() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(SqliteConfig::new(dir.path().join("g.db")))?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64u32 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let user = format!("user-{i}");
+                let result = store
+                    .write(move |tx| {
+                        let created = tx.ensure_user(&user, "", "")?;
+                        if i % 8 == 3 {
+                            return Err(GroupError::invalid("refused after writing"));
+                        }
+                        Ok(created)
+                    })
+                    .await;
+                (i, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, result) = joined?;
+            if i % 8 == 3 {
+                assert!(
+                    matches!(result, Err(GroupError::InvalidParam(_))),
+                    "{result:?}"
+                );
+            } else {
+                // Created by this very command: a redo did not run it twice.
+                assert!(result?, "user-{i}");
+            }
+        }
+        for i in 0..64u32 {
+            let user = format!("user-{i}");
+            let exists = store.read(move |c| rows::user_exists(c, &user)).await?;
+            assert_eq!(exists, i % 8 != 3, "user-{i}");
+        }
         Ok(())
     }
 }
