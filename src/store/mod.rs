@@ -4,6 +4,7 @@
 
 pub mod rows;
 pub mod sqlite;
+pub mod walvfs;
 
 pub use rows::RequestListing;
 

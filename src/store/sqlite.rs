@@ -1,9 +1,11 @@
 //! The embedded SQLite store: WAL, `synchronous=FULL` by default, one writer
-//! thread doing group commit (a savepoint per command, one fsync per batch,
+//! thread doing group commit (a batch of commands in one transaction, one
+//! fsync per batch, the WAL written a commit at a time by [`walvfs`],
 //! replies and event publication only after the commit), and a small pool of
 //! reader connections for queries.
 
 use super::rows::{self, to_i64};
+use super::walvfs;
 use super::{GroupRow, MemberRow, NewEvent, RequestRow, StoreResult, Tx};
 use crate::model::{Audience, GroupError, Limits, Published, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -130,12 +132,27 @@ fn storage_error(e: rusqlite::Error) -> GroupError {
 }
 
 fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    configure(Connection::open_with_flags(path, flags)?, synchronous_full)
+}
+
+/// The writer's connection. With `synchronous=FULL` it appends to the WAL
+/// a commit at a time (see [`walvfs`]).
+fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection> {
+    if !synchronous_full {
+        return Ok(open_connection(path, false)?);
+    }
+    walvfs::register().map_err(anyhow::Error::msg)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags_and_vfs(path, flags, walvfs::NAME)?;
+    Ok(configure(conn, true)?)
+}
+
+fn configure(conn: Connection, synchronous_full: bool) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
@@ -182,7 +199,7 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let mut writer = open_connection(&config.path, config.synchronous_full)?;
+        let mut writer = open_writer(&config.path, config.synchronous_full)?;
         migrate(&mut writer)?;
         let (head, pruned) = rows::log_bounds(&writer)?;
         // Checkpoints run on their own thread and connection, so a commit
