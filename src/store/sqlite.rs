@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_app_defined_data.sql"),
     include_str!("../../migrations/0003_request_index.sql"),
     include_str!("../../migrations/0004_group_seq.sql"),
+    include_str!("../../migrations/0005_approvers_index.sql"),
 ];
 
 /// Events pruned from the log per writer pass, at most.
@@ -894,7 +895,8 @@ impl Tx for SqliteTx<'_> {
     fn approvers(&mut self, group_id: &str) -> StoreResult<Vec<String>> {
         let r = (|| -> rusqlite::Result<Vec<String>> {
             let mut s = self.conn.prepare_cached(
-                "SELECT user_id FROM members WHERE group_id = ?1 AND role IN ('Owner', 'Admin') ORDER BY user_id",
+                "SELECT user_id FROM members INDEXED BY members_approvers \
+                 WHERE group_id = ?1 AND role IN ('Owner', 'Admin') ORDER BY user_id",
             )?;
             let rows = s.query_map([group_id], |r| r.get(0))?;
             rows.collect()
