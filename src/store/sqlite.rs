@@ -133,10 +133,16 @@ fn storage_error(e: rusqlite::Error) -> GroupError {
 }
 
 fn open_connection(path: &Path, synchronous_full: bool) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+    configure(
+        Connection::open_with_flags(path, open_flags())?,
+        synchronous_full,
+    )
+}
+
+fn open_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    configure(Connection::open_with_flags(path, flags)?, synchronous_full)
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
 }
 
 /// The writer's connection. With `synchronous=FULL` it appends to the WAL
@@ -146,10 +152,7 @@ fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection
         return Ok(open_connection(path, false)?);
     }
     walvfs::register().map_err(anyhow::Error::msg)?;
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags_and_vfs(path, flags, walvfs::NAME)?;
+    let conn = Connection::open_with_flags_and_vfs(path, open_flags(), walvfs::NAME)?;
     Ok(configure(conn, true)?)
 }
 

@@ -264,32 +264,19 @@ unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-/// Defines a method that hands the held bytes to the file, then forwards.
-macro_rules! flush_then_forward {
-    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
-        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
-            // SAFETY: see `parts`; the arguments are SQLite's, passed on.
-            unsafe {
-                let rc = flush(file);
-                if rc != ffi::SQLITE_OK {
-                    return rc;
-                }
-                let (inner, methods, _) = parts(file);
-                match methods.$method {
-                    Some(f) => f(inner, $($arg),*),
-                    None => $missing,
-                }
-            }
-        }
-    };
-}
-
-/// Defines a method that only forwards (it neither reads nor writes the file).
+/// Defines a method that forwards to the wrapped file, first handing it the
+/// held bytes when `$flush` (the method reads, syncs or resizes the file).
 macro_rules! forward {
-    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
+    ($flush:literal, $name:ident, $method:ident, ($($arg:ident: $ty:ty),*), $missing:expr) => {
         unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
             // SAFETY: see `parts`; the arguments are SQLite's, passed on.
             unsafe {
+                if $flush {
+                    let rc = flush(file);
+                    if rc != ffi::SQLITE_OK {
+                        return rc;
+                    }
+                }
                 let (inner, methods, _) = parts(file);
                 match methods.$method {
                     Some(f) => f(inner, $($arg),*),
@@ -300,24 +287,30 @@ macro_rules! forward {
     };
 }
 
-flush_then_forward!(wal_read, xRead, (data: *mut c_void, amount: c_int, offset: i64), ffi::SQLITE_IOERR_READ);
-flush_then_forward!(wal_truncate, xTruncate, (size: i64), ffi::SQLITE_IOERR_TRUNCATE);
-flush_then_forward!(wal_sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
-flush_then_forward!(wal_file_size, xFileSize, (size: *mut i64), ffi::SQLITE_IOERR_FSTAT);
-flush_then_forward!(wal_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
-flush_then_forward!(wal_fetch, xFetch, (offset: i64, amount: c_int, out: *mut *mut c_void), {
+forward!(true, wal_read, xRead, (data: *mut c_void, amount: c_int, offset: i64), ffi::SQLITE_IOERR_READ);
+forward!(true, wal_truncate, xTruncate, (size: i64), ffi::SQLITE_IOERR_TRUNCATE);
+forward!(true, wal_sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
+forward!(true, wal_file_size, xFileSize, (size: *mut i64), ffi::SQLITE_IOERR_FSTAT);
+forward!(true, wal_file_control, xFileControl, (op: c_int, arg: *mut c_void), ffi::SQLITE_NOTFOUND);
+forward!(true, wal_fetch, xFetch, (offset: i64, amount: c_int, out: *mut *mut c_void), {
     *out = ptr::null_mut();
     ffi::SQLITE_OK
 });
-forward!(wal_lock, xLock, (level: c_int), ffi::SQLITE_OK);
-forward!(wal_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
-forward!(wal_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
-forward!(wal_sector_size, xSectorSize, (), 4096);
-forward!(wal_device_characteristics, xDeviceCharacteristics, (), 0);
-forward!(wal_shm_map, xShmMap, (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void), ffi::SQLITE_IOERR_SHMMAP);
-forward!(wal_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
-forward!(wal_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
-forward!(wal_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
+forward!(false, wal_lock, xLock, (level: c_int), ffi::SQLITE_OK);
+forward!(false, wal_unlock, xUnlock, (level: c_int), ffi::SQLITE_OK);
+forward!(false, wal_check_reserved_lock, xCheckReservedLock, (out: *mut c_int), ffi::SQLITE_OK);
+forward!(false, wal_sector_size, xSectorSize, (), 4096);
+forward!(
+    false,
+    wal_device_characteristics,
+    xDeviceCharacteristics,
+    (),
+    0
+);
+forward!(false, wal_shm_map, xShmMap, (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void), ffi::SQLITE_IOERR_SHMMAP);
+forward!(false, wal_shm_lock, xShmLock, (offset: c_int, n: c_int, flags: c_int), ffi::SQLITE_IOERR_SHMLOCK);
+forward!(false, wal_shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
+forward!(false, wal_unfetch, xUnfetch, (offset: i64, page: *mut c_void), ffi::SQLITE_OK);
 
 unsafe extern "C" fn wal_shm_barrier(file: *mut ffi::sqlite3_file) {
     // SAFETY: see `parts`.
