@@ -78,6 +78,29 @@ fn ops_reports_every_operation_and_the_raw_sqlite_ratio() {
 }
 
 #[test]
+fn ops_baseline_reports_the_bare_http_ceiling() {
+    let r = bench(&[
+        "ops",
+        "--clients",
+        "2",
+        "--seconds",
+        "1",
+        "--baseline",
+        "--json",
+    ]);
+    let bare = &r["bare_http"];
+    assert!(num(&bare["count"], "bare count") > 0.0, "{r}");
+    assert_eq!(num(&bare["errors"], "bare errors"), 0.0, "{r}");
+    for key in ["ratio_to_bare_http", "bare_http_ratio_to_raw_inserts"] {
+        let v = num(&r[key], key);
+        assert!(v > 0.0 && v.is_finite(), "{key}: {r}");
+    }
+    // Without the flag there is no bare run.
+    let plain = bench(&["ops", "--clients", "1", "--seconds", "1", "--json"]);
+    assert!(plain["bare_http"].is_null(), "{plain}");
+}
+
+#[test]
 fn reads_reports_each_read() {
     let r = bench(&["reads", "--clients", "3", "--seconds", "1", "--json"]);
     assert_eq!(r["mode"], "reads");

@@ -178,6 +178,9 @@ pub(crate) async fn run(target: &Target, s: &Settings, members: u64) -> anyhow::
         overall: None,
         raw_sqlite: None,
         ratio_to_raw_inserts: None,
+        bare_http: None,
+        ratio_to_bare_http: None,
+        bare_http_ratio_to_raw_inserts: None,
         big: Some(BigReport {
             big_members: big,
             small_members: SMALL,

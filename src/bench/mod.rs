@@ -10,9 +10,10 @@
 //! against a 100-member group) and `fanout` (live event delivery to a swarm of
 //! SSE subscribers, optionally against a bare broadcast server).
 
+mod bare_http;
 mod big;
 pub mod fanout;
-mod ops;
+pub mod ops;
 mod reads;
 mod report;
 
@@ -47,7 +48,7 @@ pub struct BenchArgs {
 pub enum Mode {
     /// Concurrent durable group operations: create, join, request + approve,
     /// invite, quit, kick, join-option change; compared with raw SQLite inserts.
-    Ops,
+    Ops(ops::OpsArgs),
     /// Concurrent reads: group info, a members page, the joined-group list.
     Reads,
     /// Join/quit and a members page in a very large Community against a 100-member group.
@@ -129,7 +130,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
     }
     let target = Target::open(c).await?;
     let result = match &args.mode {
-        Mode::Ops => ops::run(&target, &settings).await,
+        Mode::Ops(o) => ops::run(&target, &settings, o).await,
         Mode::Reads => reads::run(&target, &settings).await,
         Mode::Big(b) => big::run(&target, &settings, b.members).await,
         // Returned above; kept here so the match stays whole.

@@ -261,7 +261,7 @@ impl World {
 /// A minimal HTTP/1.1 client over one kept-alive TCP connection (plain HTTP,
 /// replies with a `Content-Length`, which is what the server sends). It
 /// reconnects when the server closed the connection.
-struct Wire {
+pub(crate) struct Wire {
     /// `host:port` to connect to, also the `Host` header.
     host: String,
     conn: Option<TcpStream>,
@@ -286,14 +286,22 @@ impl Wire {
         };
         Ok(Some(Wire {
             host,
-            conn: None,
-            out: Vec::with_capacity(1024),
-            reply: Vec::with_capacity(4096),
+            ..Wire::to(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
         }))
     }
 
+    /// A connection to a plain HTTP server at `addr`.
+    pub(crate) fn to(addr: std::net::SocketAddr) -> Wire {
+        Wire {
+            host: addr.to_string(),
+            conn: None,
+            out: Vec::with_capacity(1024),
+            reply: Vec::with_capacity(4096),
+        }
+    }
+
     /// Sends one request and returns the status and the body.
-    async fn call(
+    pub(crate) async fn call(
         &mut self,
         method: &str,
         path: &str,
@@ -518,7 +526,17 @@ async fn drive(mut w: World, deadline: Instant) -> Recorder {
     rec
 }
 
-pub(crate) async fn run(target: &Target, s: &Settings) -> anyhow::Result<Report> {
+/// Options of `bench ops`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OpsArgs {
+    /// Also drive a bare HTTP server (one that answers every request at once
+    /// and does nothing else) with the same clients and requests, and print
+    /// groupdeck's ops/s as a ratio of its round trips/s.
+    #[arg(long)]
+    pub baseline: bool,
+}
+
+pub(crate) async fn run(target: &Target, s: &Settings, args: &OpsArgs) -> anyhow::Result<Report> {
     let base = target.client(&format!("{}-base", target.run_id))?;
     // SQLite alone first, so the two measurements do not share the disk.
     let raw = match target.data_dir() {
@@ -560,6 +578,20 @@ pub(crate) async fn run(target: &Target, s: &Settings) -> anyhow::Result<Report>
     let ratio = raw
         .as_ref()
         .map(|r| report::ratio(overall.ops_per_s, r.rows_per_s));
+    // After groupdeck's run, so that its server is idle and the two runs
+    // do not share the cores.
+    let bare = if args.baseline {
+        Some(super::bare_http::run(&target.key, s.clients, s.seconds).await?)
+    } else {
+        None
+    };
+    let ratio_to_bare_http = bare
+        .as_ref()
+        .map(|b| report::ratio(overall.ops_per_s, b.ops_per_s));
+    let bare_http_ratio_to_raw_inserts = bare
+        .as_ref()
+        .zip(raw.as_ref())
+        .map(|(b, r)| report::ratio(b.ops_per_s, r.rows_per_s));
     Ok(Report {
         mode: "ops".into(),
         machine: Machine {
@@ -573,6 +605,9 @@ pub(crate) async fn run(target: &Target, s: &Settings) -> anyhow::Result<Report>
         overall: Some(overall),
         raw_sqlite: raw,
         ratio_to_raw_inserts: ratio,
+        ratio_to_bare_http,
+        bare_http_ratio_to_raw_inserts,
+        bare_http: bare,
         big: None,
         first_error: all.first_error,
     })

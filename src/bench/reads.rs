@@ -116,6 +116,9 @@ pub(crate) async fn run(target: &Target, s: &Settings) -> anyhow::Result<Report>
         overall: Some(overall),
         raw_sqlite: None,
         ratio_to_raw_inserts: None,
+        bare_http: None,
+        ratio_to_bare_http: None,
+        bare_http_ratio_to_raw_inserts: None,
         big: None,
         first_error: all.first_error,
     })

@@ -238,6 +238,13 @@ pub(crate) struct Report {
     pub raw_sqlite: Option<RawSqlite>,
     /// Overall ops/s ÷ raw batched inserts/s.
     pub ratio_to_raw_inserts: Option<f64>,
+    /// `bench ops --baseline`: the same clients against a bare HTTP server.
+    pub bare_http: Option<OpStats>,
+    /// Overall ops/s ÷ the bare server's round trips/s.
+    pub ratio_to_bare_http: Option<f64>,
+    /// The bare server's round trips/s ÷ raw batched inserts/s: the most
+    /// `ratio_to_raw_inserts` could be with one HTTP request per operation.
+    pub bare_http_ratio_to_raw_inserts: Option<f64>,
     pub big: Option<BigReport>,
     pub first_error: Option<String>,
 }
@@ -294,6 +301,30 @@ pub(crate) fn render_table(r: &Report) -> String {
                 out,
                 "groupdeck ops/s ÷ raw batched inserts/s: {:.1} ÷ {:.0} = {:.3}",
                 o.ops_per_s, raw.rows_per_s, ratio
+            );
+        }
+    }
+    if let Some(b) = &r.bare_http {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "bare HTTP on 127.0.0.1 (answers every request at once, nothing else; same clients and requests): \
+             {:.0} round trips/s, p50 {:.2} ms, p99 {:.2} ms",
+            b.ops_per_s, b.p50_ms, b.p99_ms
+        );
+        if let (Some(ratio), Some(o)) = (r.ratio_to_bare_http, &r.overall) {
+            let _ = writeln!(
+                out,
+                "groupdeck ops/s ÷ bare HTTP round trips/s: {:.1} ÷ {:.0} = {:.3}",
+                o.ops_per_s, b.ops_per_s, ratio
+            );
+        }
+        if let (Some(ratio), Some(raw)) = (r.bare_http_ratio_to_raw_inserts, &r.raw_sqlite) {
+            let _ = writeln!(
+                out,
+                "bare HTTP round trips/s ÷ raw batched inserts/s: {:.0} ÷ {:.0} = {:.3} \
+                 (the ceiling of the ratio above for one request per operation)",
+                b.ops_per_s, raw.rows_per_s, ratio
             );
         }
     }
