@@ -467,18 +467,24 @@ pub fn entitled_events(
         let rows = stmt.query_map(params![after, upto, limit], event_from_row)?;
         return rows.collect();
     };
+    // One pass over the window in id order (every event is an append, with
+    // no per-group index to keep): a group event counts while the user was
+    // a member (now or in a past interval), a targeted one when the user is
+    // among its recipients.
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM (\
-            SELECT group_id, from_event AS f, ?2 AS t FROM members WHERE user_id = ?3 \
+        "WITH iv(group_id, f, t) AS MATERIALIZED (\
+            SELECT group_id, from_event, ?2 FROM members WHERE user_id = ?3 \
             UNION ALL \
             SELECT group_id, from_event, to_event FROM membership_history \
-              WHERE user_id = ?3 AND to_event > ?1) iv \
-         JOIN events e ON e.group_id = iv.group_id AND e.id >= iv.f AND e.id <= iv.t \
-         WHERE e.audience_only = 0 AND e.id > ?1 AND e.id <= ?2 \
-         UNION \
-         SELECT {EVENT_COLUMNS} FROM event_recipients r JOIN events e ON e.id = r.event_id \
-         WHERE r.user_id = ?3 AND r.event_id > ?1 AND r.event_id <= ?2 \
-         ORDER BY 1 LIMIT ?4"
+              WHERE user_id = ?3 AND to_event > ?1) \
+         SELECT {EVENT_COLUMNS} FROM events e \
+         WHERE e.id > ?1 AND e.id <= ?2 AND CASE e.audience_only \
+           WHEN 0 THEN EXISTS (SELECT 1 FROM iv \
+             WHERE iv.group_id = e.group_id AND e.id >= iv.f AND e.id <= iv.t) \
+           ELSE EXISTS (SELECT 1 FROM event_recipients r \
+             WHERE r.event_id = e.id AND r.user_id = ?3) \
+           END \
+         ORDER BY e.id LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![after, upto, user, limit], event_from_row)?;

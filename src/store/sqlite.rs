@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_request_index.sql"),
     include_str!("../../migrations/0004_group_seq.sql"),
     include_str!("../../migrations/0005_approvers_index.sql"),
+    include_str!("../../migrations/0006_append_only_log.sql"),
 ];
 
 /// Events pruned from the log per writer pass, at most.
@@ -1072,6 +1073,56 @@ mod tests {
         let store = SqliteStore::open(SqliteConfig::new(&path))?;
         let last = format!("user-{}", commits - 1);
         assert!(store.read(move |c| rows::user_exists(c, &last)).await?);
+        Ok(())
+    }
+
+    /// A database written before the log became append-only keeps what it
+    /// held: targeted events still reach their recipients, group events the
+    /// members, after the recipients table is rebuilt.
+    #[tokio::test]
+    async fn the_append_only_log_migration_keeps_recipients() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("g.db");
+        {
+            let conn = Connection::open(&path)?;
+            for (i, sql) in MIGRATIONS.iter().take(5).enumerate() {
+                conn.execute_batch(sql)?;
+                conn.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
+            }
+            conn.execute_batch(
+                "INSERT INTO members(group_id, user_id, role, join_time, from_event) \
+                   VALUES ('g1', 'ann', 'Member', 0, 1); \
+                 INSERT INTO events(id, time, group_id, kind, actor, targets, detail, audience_only) VALUES \
+                   (1, 0, 'g1', 'member_joined', 'ann', '[]', '{}', 0), \
+                   (2, 0, 'g2', 'join_requested', 'bob', '[]', '{}', 1), \
+                   (3, 0, 'g2', 'member_joined', 'bob', '[]', '{}', 0); \
+                 INSERT INTO event_recipients(user_id, event_id) VALUES ('ann', 2), ('cat', 2);",
+            )?;
+        }
+        let store = SqliteStore::open(SqliteConfig::new(&path))?;
+        let ids = |user: &'static str| {
+            let store = store.clone();
+            async move {
+                let events = store
+                    .read(move |c| rows::entitled_events(c, Some(user), 0, 10, 100))
+                    .await?;
+                anyhow::Ok(events.iter().map(|e| e.id).collect::<Vec<_>>())
+            }
+        };
+        assert_eq!(ids("ann").await?, vec![1, 2]);
+        assert_eq!(ids("cat").await?, vec![2]);
+        assert_eq!(ids("dan").await?, Vec::<u64>::new());
+        let indexes: Vec<String> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'")?;
+                let names = s.query_map([], |r| r.get(0))?;
+                names.collect()
+            })
+            .await?;
+        assert!(
+            !indexes.iter().any(|n| n == "events_by_group"),
+            "{indexes:?}"
+        );
         Ok(())
     }
 
