@@ -410,31 +410,33 @@ impl Stream<'_> {
     /// too slow for the retained log), it says `reset` and moves to the head.
     async fn catch_up(&self, last: &mut u64, upto: &mut u64) -> Result<HashSet<String>, StreamEnd> {
         let user = self.reg.sub.user().map(str::to_string);
+        let mut past = rows::PastMemberships::since(*last);
         while *last < *upto {
             let u = user.clone();
+            let mut carried = std::mem::take(&mut past);
             // A bounded window of ids per query keeps each one cheap however
             // far back the stream starts.
             let (from, to) = (*last, (*upto).min(last.saturating_add(CATCH_UP_WINDOW)));
-            let (page, head) = self
+            let (page, head, carried) = self
                 .service
                 .store()
                 .read(move |c| {
                     let (head, pruned) = rows::log_bounds(c)?;
                     if from < pruned {
-                        return Ok((None, head));
+                        return Ok((None, head, carried));
                     }
-                    Ok((
-                        Some(rows::entitled_events(
-                            c,
-                            u.as_deref(),
-                            from,
-                            to,
-                            CATCH_UP_PAGE,
-                        )?),
-                        head,
-                    ))
+                    let page = rows::entitled_events(
+                        c,
+                        u.as_deref(),
+                        &mut carried,
+                        from,
+                        to,
+                        CATCH_UP_PAGE,
+                    )?;
+                    Ok((Some(page), head, carried))
                 })
                 .await?;
+            past = carried;
             let Some(page) = page else {
                 let why = "the stream fell behind the retained log; re-read state";
                 self.out.frame(self.reg, &reset_frame(head, why)).await?;

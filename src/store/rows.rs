@@ -449,34 +449,81 @@ pub fn log_bounds(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
     ))
 }
 
+/// The memberships a user has ended, as read so far by a stream catching
+/// up: every one that ended after the stream's starting point and at or
+/// before `read_through`.
+#[derive(Debug, Clone, Default)]
+pub struct PastMemberships {
+    read_through: u64,
+    /// (group, first entitled event, last entitled event).
+    intervals: Vec<(String, u64, u64)>,
+}
+
+impl PastMemberships {
+    /// For a stream catching up from event `after`.
+    pub fn since(after: u64) -> PastMemberships {
+        PastMemberships {
+            read_through: after,
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Reads the memberships ended since the last read. They are keyed by
+    /// the event that ended them, and a commit only ever ends memberships
+    /// at ids above every committed one, so this is one range each time.
+    fn refresh(&mut self, conn: &Connection, user: &str) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT group_id, from_event, to_event FROM membership_history \
+             WHERE to_event > ?1 AND user_id = ?2 ORDER BY to_event",
+        )?;
+        let rows = stmt.query_map(params![to_i64(self.read_through), user], |r| {
+            Ok((r.get::<_, String>(0)?, u64_col(r, 1)?, u64_col(r, 2)?))
+        })?;
+        for row in rows {
+            self.intervals.push(row?);
+        }
+        let through: Option<i64> = conn
+            .prepare_cached("SELECT max(to_event) FROM membership_history")?
+            .query_row([], |r| r.get(0))?;
+        let through = through.and_then(|t| u64::try_from(t).ok()).unwrap_or(0);
+        self.read_through = self.read_through.max(through);
+        Ok(())
+    }
+}
+
 /// Events in `(after, upto]` the user was entitled to when they happened
 /// (every event when `user` is `None`), oldest first, at most `limit`.
+/// `past` carries the user's ended memberships from one window to the next.
 pub fn entitled_events(
     conn: &Connection,
     user: Option<&str>,
+    past: &mut PastMemberships,
     after: u64,
     upto: u64,
     limit: u32,
 ) -> rusqlite::Result<Vec<Event>> {
-    let (after, upto) = (to_i64(after), to_i64(upto));
     let Some(user) = user else {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id > ?1 AND e.id <= ?2 ORDER BY e.id LIMIT ?3"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![after, upto, limit], event_from_row)?;
+        let rows = stmt.query_map(params![to_i64(after), to_i64(upto), limit], event_from_row)?;
         return rows.collect();
     };
+    past.refresh(conn, user)?;
+    // Windows only move forward: an interval over before this one never counts again.
+    past.intervals.retain(|(_, _, to)| *to > after);
+    let ended = serde_json::to_string(&past.intervals)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     // One pass over the window in id order (every event is an append, with
     // no per-group index to keep): a group event counts while the user was
-    // a member (now or in a past interval), a targeted one when the user is
-    // among its recipients.
+    // a member (now or in an ended interval), a targeted one when the user
+    // is among its recipients.
     let sql = format!(
         "WITH iv(group_id, f, t) AS MATERIALIZED (\
             SELECT group_id, from_event, ?2 FROM members WHERE user_id = ?3 \
             UNION ALL \
-            SELECT group_id, from_event, to_event FROM membership_history \
-              WHERE user_id = ?3 AND to_event > ?1) \
+            SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?5)) \
          SELECT {EVENT_COLUMNS} FROM events e \
          WHERE e.id > ?1 AND e.id <= ?2 AND CASE e.audience_only \
            WHEN 0 THEN EXISTS (SELECT 1 FROM iv \
@@ -487,7 +534,10 @@ pub fn entitled_events(
          ORDER BY e.id LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![after, upto, user, limit], event_from_row)?;
+    let rows = stmt.query_map(
+        params![to_i64(after), to_i64(upto), user, limit, ended],
+        event_from_row,
+    )?;
     rows.collect()
 }
 
@@ -497,7 +547,7 @@ pub fn memberships_at(conn: &Connection, user: &str, at: u64) -> rusqlite::Resul
     let mut stmt = conn.prepare_cached(
         "SELECT group_id FROM members WHERE user_id = ?1 AND from_event <= ?2 \
          UNION SELECT group_id FROM membership_history \
-           WHERE user_id = ?1 AND from_event <= ?2 AND to_event > ?2",
+           WHERE to_event > ?2 AND user_id = ?1 AND from_event <= ?2",
     )?;
     let rows = stmt.query_map(params![user, at], |r| r.get::<_, String>(0))?;
     rows.collect()

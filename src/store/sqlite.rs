@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_group_seq.sql"),
     include_str!("../../migrations/0005_approvers_index.sql"),
     include_str!("../../migrations/0006_append_only_log.sql"),
+    include_str!("../../migrations/0007_append_only_history.sql"),
 ];
 
 /// Events pruned from the log per writer pass, at most.
@@ -1078,9 +1079,10 @@ mod tests {
 
     /// A database written before the log became append-only keeps what it
     /// held: targeted events still reach their recipients, group events the
-    /// members, after the recipients table is rebuilt.
+    /// members and past members, after both tables are rebuilt.
     #[tokio::test]
-    async fn the_append_only_log_migration_keeps_recipients() -> anyhow::Result<()> {
+    async fn the_append_only_log_migrations_keep_recipients_and_past_memberships()
+    -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("g.db");
         {
@@ -1096,7 +1098,9 @@ mod tests {
                    (1, 0, 'g1', 'member_joined', 'ann', '[]', '{}', 0), \
                    (2, 0, 'g2', 'join_requested', 'bob', '[]', '{}', 1), \
                    (3, 0, 'g2', 'member_joined', 'bob', '[]', '{}', 0); \
-                 INSERT INTO event_recipients(user_id, event_id) VALUES ('ann', 2), ('cat', 2);",
+                 INSERT INTO event_recipients(user_id, event_id) VALUES ('ann', 2), ('cat', 2); \
+                 INSERT INTO membership_history(user_id, group_id, from_event, to_event) \
+                   VALUES ('eve', 'g2', 3, 4), ('eve', 'g1', 1, 1);",
             )?;
         }
         let store = SqliteStore::open(SqliteConfig::new(&path))?;
@@ -1104,7 +1108,10 @@ mod tests {
             let store = store.clone();
             async move {
                 let events = store
-                    .read(move |c| rows::entitled_events(c, Some(user), 0, 10, 100))
+                    .read(move |c| {
+                        let mut past = rows::PastMemberships::since(0);
+                        rows::entitled_events(c, Some(user), &mut past, 0, 10, 100)
+                    })
                     .await?;
                 anyhow::Ok(events.iter().map(|e| e.id).collect::<Vec<_>>())
             }
@@ -1112,6 +1119,7 @@ mod tests {
         assert_eq!(ids("ann").await?, vec![1, 2]);
         assert_eq!(ids("cat").await?, vec![2]);
         assert_eq!(ids("dan").await?, Vec::<u64>::new());
+        assert_eq!(ids("eve").await?, vec![1, 3]);
         let indexes: Vec<String> = store
             .read(|c| {
                 let mut s = c.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'")?;
@@ -1122,6 +1130,48 @@ mod tests {
         assert!(
             !indexes.iter().any(|n| n == "events_by_group"),
             "{indexes:?}"
+        );
+        Ok(())
+    }
+
+    /// A member who leaves while a stream is catching up still gets the
+    /// rest of the window it was a member for: each window reads the
+    /// memberships ended since the previous one.
+    #[test]
+    fn a_membership_ended_mid_catch_up_still_counts() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut conn = Connection::open(dir.path().join("g.db"))?;
+        migrate(&mut conn)?;
+        conn.execute_batch(
+            "INSERT INTO members(group_id, user_id, role, join_time, from_event) \
+               VALUES ('g1', 'ann', 'Member', 0, 1);",
+        )?;
+        for id in 1..=10 {
+            conn.execute(
+                "INSERT INTO events(id, time, group_id, kind, actor, targets, detail) \
+                 VALUES (?1, 0, 'g1', 'group_info_changed', 'bob', '[]', '{}')",
+                [id],
+            )?;
+        }
+        let mut past = rows::PastMemberships::since(0);
+        let first = rows::entitled_events(&conn, Some("ann"), &mut past, 0, 5, 100)?;
+        assert_eq!(
+            first.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        // Ann quits at event 11, between the two windows.
+        conn.execute_batch(
+            "DELETE FROM members WHERE user_id = 'ann'; \
+             INSERT INTO membership_history(user_id, group_id, from_event, to_event) \
+               VALUES ('ann', 'g1', 1, 11); \
+             INSERT INTO events(id, time, group_id, kind, actor, targets, detail) \
+               VALUES (11, 0, 'g1', 'member_quit', 'ann', '[]', '{}'), \
+                      (12, 0, 'g1', 'group_info_changed', 'bob', '[]', '{}');",
+        )?;
+        let second = rows::entitled_events(&conn, Some("ann"), &mut past, 5, 12, 100)?;
+        assert_eq!(
+            second.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [6, 7, 8, 9, 10, 11]
         );
         Ok(())
     }
