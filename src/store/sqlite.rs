@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_approvers_index.sql"),
     include_str!("../../migrations/0006_append_only_log.sql"),
     include_str!("../../migrations/0007_append_only_history.sql"),
+    include_str!("../../migrations/0008_pending_requests_index.sql"),
 ];
 
 /// Events pruned from the log per writer pass, at most.
