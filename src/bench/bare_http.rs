@@ -175,7 +175,10 @@ pub(crate) async fn run(key: &SigKey, clients: usize, seconds: u64) -> anyhow::R
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     for i in 0..clients {
-        let auth = format!("Bearer {}", key.sign(&format!("b0000000000-c{i}"), 86_400));
+        let auth = format!(
+            "Bearer {}",
+            key.sign(&format!("b0000000000-c{i}"), super::SIG_SECS)
+        );
         let wire = Wire::to(server.addr);
         tasks.spawn(drive(wire, cycle(i)?, auth, deadline));
     }

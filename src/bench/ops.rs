@@ -19,7 +19,7 @@
 //! transaction), and reports groupdeck's ops/s as a ratio of those rows/s.
 
 use super::report::{self, Machine, RawSqlite, Recorder, Report};
-use super::{Settings, Target, as_user};
+use super::{SIG_SECS, Settings, Target, as_user};
 use crate::client::{CONNECT_TIMEOUT, Client, REQUEST_TIMEOUT};
 use crate::model::{AddOption, GroupType, InviteOption};
 use crate::server::api::{
@@ -62,9 +62,6 @@ pub(crate) fn group_request(name: &str, t: GroupType, add: AddOption) -> CreateG
         ..CreateGroupRequest::new(name, t)
     }
 }
-
-/// How long the bench users' UserSigs stay valid.
-const SIG_SECS: u64 = 86_400;
 
 /// One client's users and groups.
 struct World {
@@ -284,16 +281,17 @@ impl Wire {
         } else {
             format!("{host}:{port}")
         };
-        Ok(Some(Wire {
-            host,
-            ..Wire::to(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        }))
+        Ok(Some(Wire::new(host)))
     }
 
     /// A connection to a plain HTTP server at `addr`.
     pub(crate) fn to(addr: std::net::SocketAddr) -> Wire {
+        Wire::new(addr.to_string())
+    }
+
+    fn new(host: String) -> Wire {
         Wire {
-            host: addr.to_string(),
+            host,
             conn: None,
             out: Vec::with_capacity(1024),
             reply: Vec::with_capacity(4096),
